@@ -1,0 +1,50 @@
+# Kafka Internals, Measured: set-up, the lab, tests and the site.
+# `make test` and `make book` do everything from a fresh clone (venv, jars, cluster).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+VENV_STAMP := $(VENV)/.installed
+JARS_STAMP := kafka/libs/.fetched
+
+.PHONY: venv jars up down status test book lab clean
+
+venv: $(VENV_STAMP)
+$(VENV_STAMP): requirements.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed (found " + sys.version.split()[0] + "); set PYTHON=python3.11")'
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt
+	@# Make `import kafkalab` work in the venv (notebooks, tests, jupyter-book) from this checkout.
+	$(PY) -c 'import site, pathlib; pathlib.Path(site.getsitepackages()[0], "kafkalab-book.pth").write_text(str(pathlib.Path.cwd()) + "\n")'
+	touch $@
+
+jars: $(JARS_STAMP)
+$(JARS_STAMP): kafka/pom.xml
+	bash kafka/fetch-jars.sh
+	touch $@
+
+up: venv jars
+	$(PY) -m kafkalab up
+
+down:
+	@if [ -x $(PY) ]; then $(PY) -m kafkalab down; fi
+
+status: venv
+	$(PY) -m kafkalab status
+
+# Unit and behaviour tests against the real lab, then every notebook with nbval;
+# the lab is stopped at the end, pass or fail.
+test: venv jars
+	@trap '$(PY) -m kafkalab down' EXIT; \
+	$(PY) -m kafkalab up && \
+	$(PY) -m pytest -p no:cacheprovider --nbval-lax --nbval-cell-timeout=600 \
+	    -o testpaths= tests chapters exercises
+
+book: venv jars up
+	$(VENV)/bin/jupyter-book build . --all
+
+lab: venv jars up
+	$(VENV)/bin/jupyter lab
+
+clean: down
+	rm -rf _build .lab

@@ -1,0 +1,65 @@
+"""Command line: python -m kafkalab up | down [--wipe] | status | kill|stop|start|pause|resume N."""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from . import settings as S
+from .cluster import Lab, down, launcher_for, node_status, up
+from .errors import LabError
+
+
+def print_status(launcher) -> None:
+    """Print one line per node: id, role, port, pid, state, memory; then the controller."""
+    rows = node_status(launcher)
+    print(f"{'id':>3}  {'role':<10} {'port':>5}  {'pid':>8}  {'state':<7} {'rss':>8}")
+    for r in rows:
+        rss = f"{r['rss_mb']:.0f} MiB" if r["rss_mb"] else "-"
+        print(f"{r['id']:>3}  {r['role']:<10} {r['port']:>5}  {r['pid'] or '-':>8}  "
+              f"{r['state']:<7} {rss:>8}")
+    ctl = S.CONTROLLER
+    up_ = launcher.state(ctl) == "up"
+    print(f"controller: node {ctl.id} (the only KRaft voter) is "
+          f"{'active' if up_ else launcher.state(ctl)}; launcher: {launcher.kind}; "
+          f"bootstrap: {S.BOOTSTRAP}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one lab command; return the exit code."""
+    ap = argparse.ArgumentParser(prog="python -m kafkalab", description="The book's Kafka lab.")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("up", help="start the lab (or the nodes that are down) and wait until ready")
+    d = sub.add_parser("down", help="stop every lab process")
+    d.add_argument("--wipe", action="store_true", help="also delete data, logs and cluster id")
+    sub.add_parser("status", help="print each node's id, role, port, pid and state")
+    for cmd in ("kill", "stop", "start", "pause", "resume"):
+        p = sub.add_parser(cmd, help=f"{cmd} one broker")
+        p.add_argument("broker", type=int, help=f"broker id: {[b.id for b in S.BROKERS]}")
+    args = ap.parse_args(argv)
+    try:
+        launcher = launcher_for()
+        if args.cmd == "up":
+            t = time.monotonic()
+            was = [n for n in S.NODES if launcher.state(n) == "up"]
+            up(launcher)
+            verb = "already running" if len(was) == len(S.NODES) else "ready"
+            print(f"lab {verb} in {time.monotonic() - t:.1f} s; bootstrap {S.BOOTSTRAP}")
+            print_status(launcher)
+        elif args.cmd == "down":
+            down(launcher, wipe=args.wipe)
+            print("lab stopped" + (" and wiped" if args.wipe else ""))
+        elif args.cmd == "status":
+            print_status(launcher)
+        else:
+            lab = Lab(S.BOOTSTRAP, launcher)
+            getattr(lab, args.cmd)(args.broker)
+            print(f"broker {args.broker}: {args.cmd} done; now {lab.state(args.broker)}")
+    except LabError as e:
+        print(f"kafkalab: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

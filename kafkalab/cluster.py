@@ -1,0 +1,256 @@
+"""The lab as a notebook sees it: connect, topics, leaders, ISRs, waiting, and bringing it up or down."""
+from __future__ import annotations
+
+import os
+import re
+import socket
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Callable, TypeVar
+
+from confluent_kafka import KafkaException, Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from . import settings as S
+from .errors import LabError, LabTimeout, NotAvailable
+from .faults import Faults
+
+T = TypeVar("T")
+QUIET = {"log_level": 0}  # the harness's own clients stay silent; chapters' clients do not
+# The harness's admin client gives up on a request after 1.5 s, so a paused broker (which
+# holds its connection open but never answers) costs one timeout, then another broker is asked.
+ADMIN = {"bootstrap.servers": "", "socket.timeout.ms": 1500, **QUIET}
+READY_TOPIC = "_kafkalab_ready"
+
+
+def launcher_for(kind: str | None = None):
+    """The launcher to use: KAFKALAB_LAUNCHER (jvm or docker), else jvm where java is found."""
+    from .docker import DockerLauncher
+    from .jvm import JvmLauncher
+    import shutil
+    kind = kind or os.environ.get("KAFKALAB_LAUNCHER") or (
+        "jvm" if shutil.which("java") or os.environ.get("JAVA_HOME") or not shutil.which("docker")
+        else "docker")
+    if kind not in ("jvm", "docker"):
+        raise LabError(f"KAFKALAB_LAUNCHER={kind!r}: use 'jvm' or 'docker'")
+    return JvmLauncher() if kind == "jvm" else DockerLauncher()
+
+
+def wait_for(condition: Callable[[], T], timeout: float = 30, what: str = "a condition",
+             interval: float = 0.1) -> T:
+    """Poll condition until it returns something truthy; raise LabTimeout naming `what`."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while True:
+        try:
+            last = condition()
+        except KafkaException as e:  # a broker in the middle of a fault: try again
+            last = e
+        else:
+            if last:
+                return last
+        if time.monotonic() >= deadline:
+            raise LabTimeout(f"timed out after {timeout:g} s waiting for {what} "
+                             f"(last seen: {last!r})")
+        time.sleep(interval)
+
+
+def _listening(port: int) -> bool:
+    """True when something accepts TCP connections on 127.0.0.1:port."""
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex((S.HOST, port)) == 0
+
+
+class Lab(Faults):
+    """A running Kafka cluster: the book's own lab, or an external one (no faults, no files)."""
+
+    def __init__(self, bootstrap: str, launcher=None) -> None:
+        """Wrap a reachable cluster; launcher is None for an external cluster."""
+        self.bootstrap = bootstrap
+        self.launcher = launcher
+        self.admin = AdminClient({**ADMIN, "bootstrap.servers": bootstrap})
+
+    def __repr__(self) -> str:
+        """One line: where the lab is and how it is run."""
+        how = self.launcher.kind if self.launcher else "external"
+        return f"<Lab {how} bootstrap={self.bootstrap} brokers={self.brokers}>"
+
+    @property
+    def external(self) -> bool:
+        """True for a cluster the book does not run (KAFKA_BOOTSTRAP_SERVERS)."""
+        return self.launcher is None
+
+    @property
+    def brokers(self) -> list[int]:
+        """The broker ids of the lab (for an external cluster: those in its metadata)."""
+        if self.launcher:
+            return [b.id for b in S.BROKERS]
+        return sorted(self.admin.list_topics(timeout=10).brokers)
+
+    # --- metadata -------------------------------------------------------------------------
+    def live_brokers(self, timeout: float = 5) -> set[int]:
+        """Ids of the brokers the cluster counts as alive (registered and not fenced)."""
+        desc = self.admin.describe_cluster(request_timeout=timeout).result(timeout + 1)
+        return {node.id for node in desc.nodes}
+
+    def partition(self, topic: str, partition: int = 0, timeout: float = 10):
+        """The metadata of one partition (leader, replicas, isrs), retried until it answers.
+
+        A lookup can land on a broker that has not yet heard of a new topic (brokers learn it
+        from the controller milliseconds apart) or on a paused broker that never answers, so
+        each try gets one second and the next may go to another broker.
+        """
+        def lookup():
+            t = self.admin.list_topics(topic, timeout=1).topics.get(topic)
+            if t is None or t.error is not None or partition not in t.partitions:
+                return None
+            return t.partitions[partition]
+        try:
+            return wait_for(lookup, timeout, f"metadata of {topic} partition {partition}",
+                            interval=0.05)
+        except LabTimeout as e:
+            raise LabError(f"no metadata for partition {partition} of topic {topic!r} within "
+                           f"{timeout:g} s (is the name right?): {e}") from None
+
+    def leader(self, topic: str, partition: int = 0) -> int:
+        """The broker id leading the partition, or -1 while it has no leader."""
+        return self.partition(topic, partition).leader
+
+    def isr(self, topic: str, partition: int = 0) -> list[int]:
+        """The partition's in-sync replicas, sorted."""
+        return sorted(self.partition(topic, partition).isrs)
+
+    def replicas(self, topic: str, partition: int = 0) -> list[int]:
+        """The partition's assigned replicas, preferred leader first."""
+        return list(self.partition(topic, partition).replicas)
+
+    # --- topics --------------------------------------------------------------------------------
+    def new_topic(self, prefix: str = "lab", partitions: int = 1, replication_factor: int = 3,
+                  config: dict[str, str] | None = None, min_insync_replicas: int | None = None,
+                  timeout: float = 30) -> str:
+        """Create a topic with a name unique to this call; return it once every partition leads."""
+        if not re.fullmatch(r"[A-Za-z0-9._-]{1,200}", prefix):
+            raise ValueError(f"topic prefix {prefix!r}: use letters, digits, '.', '_' or '-'")
+        name = f"{prefix}-{uuid.uuid4().hex[:10]}"
+        config = dict(config or {})
+        if min_insync_replicas is not None:
+            config["min.insync.replicas"] = str(min_insync_replicas)
+        fut = self.admin.create_topics([NewTopic(name, partitions, replication_factor,
+                                                 config=config)], request_timeout=timeout)[name]
+        try:
+            fut.result(timeout + 1)
+        except KafkaException as e:
+            raise LabError(f"creating topic {name} ({partitions} partitions, RF "
+                           f"{replication_factor}, {config}) failed: {e.args[0].str()}") from None
+        wait_for(lambda: all(self.partition(name, p).leader >= 0 for p in range(partitions)),
+                 timeout, f"every partition of {name} to have a leader")
+        return name
+
+    def delete_topic(self, topic: str) -> None:
+        """Delete a topic (waits for the controller to accept it)."""
+        self.admin.delete_topics([topic], request_timeout=30)[topic].result(31)
+
+    # --- waiting and files ---------------------------------------------------------------------
+    wait_for = staticmethod(wait_for)
+
+    def log_dir(self, broker: int, topic: str, partition: int = 0) -> Path:
+        """The partition's directory on the broker's disk (segments, indexes)."""
+        n = self._node(broker, "reading log files")
+        return self.launcher.data_dir(n) / f"{topic}-{partition}"
+
+    def wait_ready(self, timeout: float = 90) -> None:
+        """Wait until all brokers are registered and an acks=all write to RF=3 succeeds."""
+        wait_for(lambda: self.live_brokers() == set(self.brokers), timeout,
+                 f"brokers {self.brokers} to register with the controller "
+                 f"(logs: {self.launcher.run_dir if self.launcher else '-'})", interval=0.2)
+        wait_for(lambda: _ready_check(self), 30,
+                 "an acks=all write to a RF=3, min.insync.replicas=2 topic", interval=0.2)
+
+    def status(self) -> list[dict[str, Any]]:
+        """One row per node: id, role, port, pid, state, memory."""
+        if self.external:
+            return [{"id": b, "role": "broker", "port": None, "pid": None, "state": "external",
+                     "rss_mb": None} for b in self.brokers]
+        return node_status(self.launcher)
+
+
+def node_status(launcher) -> list[dict[str, Any]]:
+    """Status rows of a launcher's nodes, without needing a reachable cluster."""
+    return [{"id": n.id, "role": n.role, "port": n.port, "pid": launcher.pid(n),
+             "state": launcher.state(n), "rss_mb": launcher.rss_mb(n)} for n in S.NODES]
+
+
+def connect(start: bool = True, timeout: float = 90) -> Lab:
+    """Attach to the lab (or KAFKA_BOOTSTRAP_SERVERS); start it, or heal it, when start is True."""
+    external = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if external:
+        lab = Lab(external)
+        try:
+            lab.admin.list_topics(timeout=8)
+        except KafkaException as e:
+            raise LabError(f"cannot reach the cluster at KAFKA_BOOTSTRAP_SERVERS={external} "
+                           f"within 8 s ({e.args[0].str()}); check it, or unset it and start "
+                           f"the book's lab with `{S.UP_COMMAND}`") from None
+        return lab
+    launcher = launcher_for()
+    states = {n: launcher.state(n) for n in S.NODES}
+    if all(s == "up" for s in states.values()):
+        lab = Lab(S.BOOTSTRAP, launcher)
+        wait_for(lambda: lab.live_brokers() == set(lab.brokers), 10,
+                 f"all brokers to be registered (is the lab healthy? try `{S.UP_COMMAND}`)")
+        return lab
+    if not start:
+        if not any(_listening(n.port) for n in S.NODES):
+            raise LabError(f"no Kafka lab is running on {S.BOOTSTRAP}: start it with "
+                           f"`{S.UP_COMMAND}` (or `make up`)")
+        raise LabError("the lab is only partly running ("
+                       + ", ".join(f"{n.name} {s}" for n, s in states.items())
+                       + f"): run `{S.UP_COMMAND}` to bring every node back")
+    return up(launcher, timeout)
+
+
+def up(launcher=None, timeout: float = 90) -> Lab:
+    """Start every node that is down, resume paused ones, and wait until the lab is ready."""
+    launcher = launcher or launcher_for()
+    launcher.check_tools()
+    if not launcher.formatted():
+        launcher.format()
+    for n in S.NODES:  # the controller first, so the brokers find it
+        state = launcher.state(n)
+        if state == "paused":
+            launcher.resume(n)
+        elif state == "down":
+            launcher.start(n)
+    lab = Lab(S.BOOTSTRAP, launcher)
+    lab.wait_ready(timeout)
+    return lab
+
+
+def down(launcher=None, wipe: bool = False) -> None:
+    """Stop every node cleanly (brokers, then the controller); with wipe, delete the data."""
+    launcher = launcher or launcher_for()
+    launcher.down()
+    if wipe:
+        launcher.wipe()
+
+
+def _ready_check(lab: Lab) -> bool:
+    """One acks=all write to a RF=3, min.insync.replicas=2 topic; True when acknowledged."""
+    md = lab.admin.list_topics(timeout=5)
+    if READY_TOPIC not in md.topics:
+        fut = lab.admin.create_topics([NewTopic(READY_TOPIC, 1, 3, config={
+            "min.insync.replicas": "2"})])[READY_TOPIC]
+        try:
+            fut.result(10)
+        except KafkaException as e:
+            if "already exists" not in str(e):
+                return False
+    results: list = []
+    p = Producer({"bootstrap.servers": lab.bootstrap, "acks": "all",
+                  "message.timeout.ms": 3000, **QUIET})
+    p.produce(READY_TOPIC, b"ready", on_delivery=lambda err, msg: results.append(err))
+    p.flush(5)
+    return bool(results) and results[0] is None
+

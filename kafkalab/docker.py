@@ -1,0 +1,115 @@
+"""The Docker launcher: the same four nodes from docker-compose.yml (official apache/kafka image)."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+from . import settings as S
+from .errors import LabError
+
+PROJECT = "kafkalab"  # docker-compose.yml's `name:`; containers are kafkalab-<service>
+
+
+class DockerLauncher:
+    """Runs the lab with `docker compose`; faults are docker kill / stop / pause."""
+
+    kind = "docker"
+
+    def __init__(self, run_dir: Path = S.RUN_DIR / "docker") -> None:
+        """Bind-mounted data lives in run_dir/<service>/data (as in docker-compose.yml)."""
+        self.run_dir = run_dir
+
+    def _docker(self, *args: str, check: bool = True) -> str:
+        """Run a docker command; raise LabError with its output when it fails."""
+        res = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=300)
+        if check and res.returncode != 0:
+            raise LabError(f"`docker {' '.join(args)}` failed: {res.stderr.strip()[:500]}")
+        return res.stdout.strip()
+
+    def _compose(self, *args: str) -> str:
+        """Run `docker compose` on the repository's docker-compose.yml."""
+        return self._docker("compose", "-f", str(S.COMPOSE_FILE), *args)
+
+    def container(self, n: S.Node) -> str:
+        """The node's container name."""
+        return f"{PROJECT}-{n.name}"
+
+    def data_dir(self, n: S.Node) -> Path:
+        """The node's data folder on the host (bind-mounted at /var/lib/kafka/data)."""
+        return self.run_dir / n.name / "data"
+
+    def log_file(self, n: S.Node) -> Path | None:
+        """Docker keeps the logs: `docker logs kafkalab-<service>`."""
+        return None
+
+    def check_tools(self) -> str:
+        """Raise with what to install when docker or its engine is missing."""
+        if not shutil.which("docker"):
+            raise LabError("docker not found: install Docker, or Java 17+ and Maven for the "
+                           "JVM launcher (KAFKALAB_LAUNCHER=jvm)")
+        if subprocess.run(["docker", "info"], capture_output=True).returncode != 0:
+            raise LabError("the Docker engine is not running (`docker info` fails): start it, "
+                           "or use the JVM launcher (KAFKALAB_LAUNCHER=jvm)")
+        return "docker"
+
+    def pid(self, n: S.Node) -> str | None:
+        """The running container's short id, or None."""
+        out = self._docker("inspect", "-f", "{{.State.Running}} {{.Id}}", self.container(n),
+                           check=False)
+        running, _, cid = out.partition(" ")
+        return cid[:12] if running == "true" else None
+
+    def state(self, n: S.Node) -> str:
+        """'up', 'paused' or 'down'."""
+        out = self._docker("inspect", "-f", "{{.State.Status}}", self.container(n), check=False)
+        return {"running": "up", "paused": "paused"}.get(out, "down")
+
+    def rss_mb(self, n: S.Node) -> float | None:
+        """Not measured for containers (see `docker stats`)."""
+        return None
+
+    def formatted(self) -> bool:
+        """The image formats its storage itself on first start (CLUSTER_ID in the compose file)."""
+        return True
+
+    def format(self) -> str:
+        """Nothing to do: see formatted()."""
+        return ""
+
+    def start(self, n: S.Node) -> str:
+        """Create or start the node's container."""
+        self.data_dir(n).mkdir(parents=True, exist_ok=True)
+        self.data_dir(n).chmod(0o777)  # the image runs as an unprivileged user
+        self._compose("up", "-d", "--no-deps", n.name)
+        return self.pid(n) or ""
+
+    def kill(self, n: S.Node) -> None:
+        """SIGKILL the broker process in its container."""
+        self._docker("kill", "-s", "KILL", self.container(n))
+
+    def stop(self, n: S.Node, timeout: float = 30) -> None:
+        """Clean shutdown (SIGTERM), SIGKILL after timeout seconds."""
+        if self.state(n) == "paused":
+            self.resume(n)
+        self._docker("stop", "-t", str(int(timeout)), self.container(n))
+
+    def pause(self, n: S.Node) -> None:
+        """Freeze the container (cgroup freezer)."""
+        self._docker("pause", self.container(n))
+
+    def resume(self, n: S.Node) -> None:
+        """Unfreeze the container."""
+        self._docker("unpause", self.container(n))
+
+    def down(self) -> None:
+        """Stop and remove every container of the lab (brokers first); data stays on disk."""
+        for n in S.NODES:
+            if self.state(n) == "paused":
+                self.resume(n)
+        self._compose("stop", "-t", "30", *(b.name for b in S.BROKERS))
+        self._compose("down")
+
+    def wipe(self) -> None:
+        """Delete the bind-mounted data."""
+        shutil.rmtree(self.run_dir, ignore_errors=True)

@@ -1,0 +1,100 @@
+"""Fault injection on the lab's brokers: kill, stop, pause, and context managers that always undo them."""
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+from typing import Iterator
+
+from . import settings as S
+from .errors import LabError, NotAvailable
+
+
+class Faults:
+    """Mixed into Lab: every fault names a broker id (1-3) and can be undone."""
+
+    launcher = None  # set by Lab
+
+    def _node(self, broker: int, doing: str = "fault injection") -> S.Node:
+        """The broker's Node; raise a clear error for an external cluster or an unknown id."""
+        if self.launcher is None:
+            raise NotAvailable(f"{doing} is not available on an external cluster "
+                               "(KAFKA_BOOTSTRAP_SERVERS is set): the book can only do it to "
+                               "the lab it runs")
+        valid = [b.id for b in S.BROKERS]
+        if isinstance(broker, bool) or broker not in valid:
+            raise LabError(f"no broker {broker!r} in the lab; the brokers are {valid}")
+        return S.node(broker)
+
+    def kill(self, broker: int) -> float:
+        """SIGKILL the broker (a crash: no clean shutdown); return the time.monotonic() of the kill."""
+        n = self._node(broker)
+        t = time.monotonic()
+        self.launcher.kill(n)
+        return t
+
+    def stop(self, broker: int) -> None:
+        """Shut the broker down cleanly (controlled shutdown moves its leaderships first)."""
+        n = self._node(broker)
+        self.launcher.stop(n)
+
+    def start(self, broker: int, wait: bool = True, timeout: float = 60) -> None:
+        """Start a stopped or killed broker (resume a paused one); wait until it is registered."""
+        n = self._node(broker)
+        if self.launcher.state(n) == "paused":
+            self.launcher.resume(n)
+        else:
+            self.launcher.start(n)
+        if wait:
+            self.wait_for(lambda: broker in self.live_brokers(), timeout,
+                          f"broker {broker} to register with the controller after its start")
+
+    def pause(self, broker: int) -> None:
+        """Freeze the broker (SIGSTOP / docker pause): it keeps its sockets but answers nothing."""
+        n = self._node(broker)
+        self.launcher.pause(n)
+
+    def resume(self, broker: int) -> None:
+        """Unfreeze a paused broker."""
+        n = self._node(broker)
+        self.launcher.resume(n)
+
+    def state(self, broker: int) -> str:
+        """'up', 'paused' or 'down'."""
+        n = self._node(broker, "reading broker state")
+        return self.launcher.state(n)
+
+    @contextmanager
+    def killed(self, broker: int, wait: bool = True) -> Iterator[float]:
+        """Kill the broker for the block; start it again however the block ends."""
+        t = self.kill(broker)
+        try:
+            yield t
+        finally:
+            self.start(broker, wait=wait)
+
+    @contextmanager
+    def stopped(self, broker: int, wait: bool = True) -> Iterator[None]:
+        """Stop the broker cleanly for the block; start it again however the block ends."""
+        self.stop(broker)
+        try:
+            yield
+        finally:
+            self.start(broker, wait=wait)
+
+    @contextmanager
+    def paused(self, broker: int) -> Iterator[None]:
+        """Pause the broker for the block; resume it however the block ends."""
+        self.pause(broker)
+        try:
+            yield
+        finally:
+            self.resume(broker)
+
+    def heal(self) -> list[int]:
+        """Start every broker that is down and resume every paused one; return those touched."""
+        touched = []
+        for b in S.BROKERS:
+            if self.launcher is not None and self.launcher.state(b) != "up":
+                self.start(b.id)
+                touched.append(b.id)
+        return touched

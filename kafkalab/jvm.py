@@ -1,0 +1,292 @@
+"""The JVM launcher: each node of the lab is a `java` process run from the jars in kafka/libs."""
+from __future__ import annotations
+
+import base64
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from . import settings as S
+from .errors import LabError, LabTimeout
+
+_children: dict[int, subprocess.Popen] = {}  # JVMs this Python process started, reaped on poll
+
+
+def java_path() -> str:
+    """The `java` to run: $JAVA_HOME/bin/java when set, else the one on PATH."""
+    home = os.environ.get("JAVA_HOME")
+    if home and (Path(home) / "bin" / "java").exists():
+        return str(Path(home) / "bin" / "java")
+    found = shutil.which("java")
+    if not found:
+        raise LabError("java not found: install a Java 17+ runtime (Debian/Ubuntu: "
+                       "apt-get install openjdk-17-jdk-headless) or set JAVA_HOME; "
+                       "`make up` installs it for root on Debian/Ubuntu")
+    return found
+
+
+def java_major(java: str) -> int:
+    """The major version of a `java` executable (17 for 17.0.15)."""
+    out = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=30).stderr
+    match = re.search(r'version "(\d+)(?:\.(\d+))?', out)
+    if not match:
+        raise LabError(f"cannot read the version of {java}: {out.strip()[:200]}")
+    major = int(match.group(1))
+    return int(match.group(2)) if major == 1 else major
+
+
+def new_cluster_id() -> str:
+    """A fresh KRaft cluster id: 16 random bytes, URL-safe base64 without padding."""
+    while True:
+        text = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not text.startswith("-"):
+            return text
+
+
+def port_in_use(port: int) -> bool:
+    """True when something on this machine already listens on 127.0.0.1:port."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((S.HOST, port))
+        except OSError:
+            return True
+    return False
+
+
+class JvmLauncher:
+    """Starts, stops, kills and pauses the lab's JVMs; state lives in pid files under .lab/."""
+
+    kind = "jvm"
+
+    def __init__(self, run_dir: Path = S.RUN_DIR) -> None:
+        """A launcher whose data, logs and pid files live in run_dir."""
+        self.run_dir = run_dir
+        self._java: str | None = None
+
+    # --- where things are -------------------------------------------------------------
+    def node_dir(self, n: S.Node) -> Path:
+        """The node's folder: server.properties, pid, data/ and logs/."""
+        return self.run_dir / n.name
+
+    def data_dir(self, n: S.Node) -> Path:
+        """The node's log.dirs (partition folders live here)."""
+        return self.node_dir(n) / "data"
+
+    def log_file(self, n: S.Node) -> Path:
+        """The node's server.log."""
+        return self.node_dir(n) / "logs" / "server.log"
+
+    # --- checks ---------------------------------------------------------------------------
+    def check_tools(self) -> str:
+        """Raise with what to install when java (17+) or the Kafka jars are missing."""
+        java = java_path()
+        major = java_major(java)
+        if major < 17:
+            raise LabError(f"{java} is Java {major}; Kafka {S.kafka_version()} needs Java 17+: "
+                           "install openjdk-17-jdk-headless or set JAVA_HOME")
+        if not any(S.LIBS_DIR.glob("kafka_2.13-*.jar")):
+            raise LabError(f"the Kafka jars are missing from {S.LIBS_DIR}: run `make jars` "
+                           "(it needs Maven: apt-get install maven)")
+        self._java = java
+        self._major = major
+        return java
+
+    @property
+    def java(self) -> str:
+        """The checked `java` (checks on first use)."""
+        return self._java or self.check_tools()
+
+    # --- process state ----------------------------------------------------------------------
+    def pid(self, n: S.Node) -> int | None:
+        """The pid of the node's live JVM, or None when it is not running."""
+        try:
+            pid = int((self.node_dir(n) / "pid").read_text())
+        except (OSError, ValueError):
+            return None
+        if pid in _children and _children[pid].poll() is not None:
+            del _children[pid]
+            return None
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            return None
+        if "kafka.Kafka" not in cmdline or str(self.node_dir(n)) not in cmdline:
+            return None  # a stale pid file: that pid now belongs to something else
+        return None if stat.rsplit(")", 1)[1].split()[0] in "ZX" else pid
+
+    def state(self, n: S.Node) -> str:
+        """'up', 'paused' (SIGSTOP) or 'down'."""
+        pid = self.pid(n)
+        if pid is None:
+            return "down"
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return "paused" if stat.rsplit(")", 1)[1].split()[0] in "Tt" else "up"
+
+    def rss_mb(self, n: S.Node) -> float | None:
+        """Resident memory of the node's JVM in MiB, or None when down."""
+        pid = self.pid(n)
+        if pid is None:
+            return None
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        return None
+
+    # --- formatting -------------------------------------------------------------------------
+    def formatted(self) -> bool:
+        """True when every node's storage has been formatted."""
+        return all((self.data_dir(n) / "meta.properties").exists() for n in S.NODES)
+
+    def format(self) -> str:
+        """Write each node's server.properties and format its storage with a new cluster id."""
+        cluster_id = new_cluster_id()
+        for n in S.NODES:
+            self.write_properties(n)
+        def run(n: S.Node) -> subprocess.CompletedProcess:
+            cmd = [self.java, "-Xmx128m", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC",
+                   *self._logging(n), "-cp", f"{S.LIBS_DIR}/*", "kafka.tools.StorageTool",
+                   "format", "-t", cluster_id, "-c", str(self.node_dir(n) / "server.properties")]
+            return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+        with ThreadPoolExecutor(len(S.NODES)) as pool:
+            for n, res in zip(S.NODES, pool.map(run, S.NODES)):
+                if res.returncode != 0:
+                    raise LabError(f"formatting {n.name} failed:\n{res.stdout}{res.stderr}")
+        (self.run_dir / "cluster.id").write_text(cluster_id + "\n")
+        return cluster_id
+
+    def write_properties(self, n: S.Node) -> Path:
+        """(Re)write the node's server.properties from kafkalab/settings.py."""
+        d = self.node_dir(n)
+        (d / "logs").mkdir(parents=True, exist_ok=True)
+        props = S.node_properties(n, self.data_dir(n))
+        path = d / "server.properties"
+        path.write_text("# written by kafkalab from kafkalab/settings.py; edits are overwritten\n"
+                        + "".join(f"{k}={v}\n" for k, v in props.items()))
+        return path
+
+    def _cds(self, n: S.Node) -> list[str]:
+        """Class-data-sharing flags: use the role's archive, or have one node write it at exit.
+
+        Loading Kafka's classes from an archive halves the start of four JVMs on 2 cores
+        (measured: 13.9 s to 7.6 s). The archive is written when broker 1 or the controller
+        next stops cleanly, and is ignored by the JVM if the jars or the JVM change.
+        """
+        self.java  # sets _major
+        archive = self.run_dir / "cds" / f"{n.role}-kafka{S.kafka_version()}-java{self._major}.jsa"
+        if archive.exists():
+            return [f"-XX:SharedArchiveFile={archive}"]
+        if n.id in (S.CONTROLLER.id, S.BROKERS[0].id):
+            archive.parent.mkdir(parents=True, exist_ok=True)
+            return [f"-XX:ArchiveClassesAtExit={archive}"]
+        return []
+
+    def _logging(self, n: S.Node) -> list[str]:
+        """JVM flags that send the node's log4j2 output to its logs/ folder."""
+        return [f"-Dlog4j2.configurationFile={S.KAFKA_DIR / 'log4j2.xml'}",
+                f"-Dkafka.logs.dir={self.node_dir(n) / 'logs'}"]
+
+    # --- faults and lifecycle -----------------------------------------------------------------
+    def start(self, n: S.Node) -> int:
+        """Start the node's JVM (detached from this process) and return its pid."""
+        if (pid := self.pid(n)) is not None:
+            return pid
+        if port_in_use(n.port):
+            raise LabError(f"port {n.port} ({n.name}) is already in use by another process; "
+                           f"stop it (see `ss -ltnp | grep {n.port}`) and try again")
+        props = self.write_properties(n)
+        heap = S.CONTROLLER_HEAP if n.role == "controller" else S.BROKER_HEAP
+        cmd = [self.java, f"-Xms{heap}", f"-Xmx{heap}", *S.JVM_OPTS, *self._cds(n),
+               *self._logging(n),
+               "-cp", f"{S.LIBS_DIR}/*", "kafka.Kafka", str(props)]
+        with open(self.node_dir(n) / "logs" / "stdout.log", "ab") as out:
+            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out,
+                                    stderr=subprocess.STDOUT, start_new_session=True,
+                                    cwd=self.node_dir(n))
+        _children[proc.pid] = proc
+        (self.node_dir(n) / "pid").write_text(f"{proc.pid}\n")
+        return proc.pid
+
+    def signal(self, n: S.Node, sig: signal.Signals) -> int:
+        """Send sig to the node's JVM; raise when it is not running."""
+        pid = self.pid(n)
+        if pid is None:
+            raise LabError(f"{n.name} is not running (start it with `python -m kafkalab "
+                           f"start {n.id}`)")
+        os.kill(pid, sig)
+        return pid
+
+    def wait_exit(self, n: S.Node, timeout: float) -> None:
+        """Wait until the node's JVM has exited; raise LabTimeout naming the node."""
+        deadline = time.monotonic() + timeout
+        # A killed JVM's threads close its sockets after the main thread is already a zombie.
+        while self.pid(n) is not None or port_in_use(n.port):
+            if time.monotonic() > deadline:
+                raise LabTimeout(f"{n.name} did not exit and free port {n.port} "
+                                 f"within {timeout:.0f} s")
+            time.sleep(0.05)
+
+    def kill(self, n: S.Node) -> None:
+        """SIGKILL the node: no clean shutdown, like a crashed process."""
+        self.signal(n, signal.SIGKILL)
+        self.wait_exit(n, 10)
+
+    def stop(self, n: S.Node, timeout: float = 30) -> None:
+        """Clean shutdown (SIGTERM), SIGKILL after timeout seconds."""
+        if self.state(n) == "paused":
+            self.signal(n, signal.SIGCONT)
+        self.signal(n, signal.SIGTERM)
+        try:
+            self.wait_exit(n, timeout)
+        except LabTimeout:
+            self.kill(n)
+
+    def pause(self, n: S.Node) -> None:
+        """SIGSTOP the node: it holds its sockets but answers nothing."""
+        self.signal(n, signal.SIGSTOP)
+        self._wait_state(n, "paused")
+
+    def resume(self, n: S.Node) -> None:
+        """SIGCONT a paused node."""
+        self.signal(n, signal.SIGCONT)
+        self._wait_state(n, "up")
+
+    def _wait_state(self, n: S.Node, state: str, timeout: float = 10) -> None:
+        """Wait until the kernel reports the node's process in `state` (signals are async)."""
+        deadline = time.monotonic() + timeout
+        while self.state(n) != state:
+            if time.monotonic() > deadline:
+                raise LabTimeout(f"{n.name} did not become {state} within {timeout:.0f} s")
+            time.sleep(0.01)
+
+    def down(self) -> None:
+        """Stop every node: the brokers together (they need the controller to shut down cleanly),
+        then the controller; a node that does not stop in 30 s is killed."""
+        for n in S.NODES:
+            if self.state(n) == "paused":
+                self.resume(n)
+        brokers = [n for n in S.BROKERS if self.pid(n)]
+        controller_up = self.pid(S.CONTROLLER) is not None
+        for n in brokers:
+            self.signal(n, signal.SIGTERM if controller_up else signal.SIGKILL)
+        for n in brokers:
+            try:
+                self.wait_exit(n, 30)
+            except LabTimeout:
+                self.kill(n)
+        if controller_up:
+            self.stop(S.CONTROLLER)
+
+    def wipe(self) -> None:
+        """Delete the run directory (data, logs, cluster id); every node must be down."""
+        if any(self.pid(n) for n in S.NODES):
+            raise LabError("stop the lab before wiping it: python -m kafkalab down")
+        shutil.rmtree(self.run_dir, ignore_errors=True)

@@ -1,0 +1,124 @@
+"""The lab's topology, ports and broker settings: written once here, shared by both launchers."""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+KAFKA_DIR = ROOT / "kafka"
+LIBS_DIR = KAFKA_DIR / "libs"
+POM = KAFKA_DIR / "pom.xml"
+COMPOSE_FILE = ROOT / "docker-compose.yml"
+RUN_DIR = Path(os.environ.get("KAFKALAB_RUN_DIR", ROOT / ".lab"))
+
+HOST = "127.0.0.1"
+UP_COMMAND = "python -m kafkalab up"  # named in every 'cannot reach the lab' message
+
+
+@dataclass(frozen=True)
+class Node:
+    """One process of the lab: the KRaft controller (id 0) or a broker (ids 1-3)."""
+
+    id: int
+    role: str  # "controller" or "broker"
+    port: int
+
+    @property
+    def name(self) -> str:
+        """Service name, shared with docker-compose.yml."""
+        return "controller" if self.role == "controller" else f"broker-{self.id}"
+
+
+CONTROLLER = Node(0, "controller", 19090)
+BROKERS = (Node(1, "broker", 19091), Node(2, "broker", 19092), Node(3, "broker", 19093))
+NODES = (CONTROLLER, *BROKERS)
+BOOTSTRAP = ",".join(f"{HOST}:{b.port}" for b in BROKERS)
+
+# Heap per JVM (the machine has 2 cores and runs four of them next to the notebook).
+BROKER_HEAP = "384m"
+CONTROLLER_HEAP = "256m"
+JVM_OPTS = (
+    "-XX:+UseSerialGC",  # one GC thread: small heaps, fewer threads on 2 cores
+    "-XX:CICompilerCount=2",
+    "-XX:+ExitOnOutOfMemoryError",
+    "-Djava.awt.headless=true",
+)
+
+# Settings every broker gets, each with what it speeds up in the lab and its production default.
+BROKER_SETTINGS: dict[str, str] = {
+    # A killed broker is fenced (and its leaderships moved) after 3 s instead of 9 s.
+    "broker.session.timeout.ms": "3000",  # default 9000
+    # Heartbeats often enough for the 3 s session above.
+    "broker.heartbeat.interval.ms": "500",  # default 2000
+    # A new consumer group starts at once instead of waiting for more members.
+    "group.initial.rebalance.delay.ms": "0",  # default 3000
+    # Retention and cleaner tasks start 1 s after startup instead of 30 s.
+    "log.initial.task.delay.ms": "1000",  # default 30000
+    # Retention is checked every 5 s, so the retention chapter need not wait 5 minutes.
+    "log.retention.check.interval.ms": "5000",  # default 300000
+    # Internal topics are replicated like production ones: survive a broker failure.
+    "offsets.topic.replication.factor": "3",  # default 3 (the single-broker quickstart uses 1)
+    "transaction.state.log.replication.factor": "3",  # default 3
+    "transaction.state.log.min.isr": "2",  # default 2
+    "share.coordinator.state.topic.replication.factor": "3",  # default 3
+    "share.coordinator.state.topic.min.isr": "2",  # default 2
+    # Fewer partitions for internal topics: the first consumer group and transaction start faster.
+    "offsets.topic.num.partitions": "6",  # default 50
+    "transaction.state.log.num.partitions": "6",  # default 50
+    "share.coordinator.state.topic.num.partitions": "6",  # default 50
+    # Few threads: four JVMs share 2 cores.
+    "num.network.threads": "2",  # default 3
+    "num.io.threads": "2",  # default 8
+    "background.threads": "2",  # default 10
+    "num.replica.fetchers": "1",  # default 1
+    "num.recovery.threads.per.data.dir": "1",  # default 2
+    "log.cleaner.threads": "1",  # default 1
+    # Topics are created by the book, by name; a typo should fail, not create a topic.
+    "auto.create.topics.enable": "false",  # default true
+}
+
+# Settings of the controller (it runs no partitions, only the metadata quorum).
+CONTROLLER_SETTINGS: dict[str, str] = {
+    "broker.session.timeout.ms": BROKER_SETTINGS["broker.session.timeout.ms"],
+    "num.io.threads": "2",
+    "num.network.threads": "1",
+    "background.threads": "2",
+}
+
+
+def kafka_version() -> str:
+    """The pinned Apache Kafka version, read from kafka/pom.xml (the one place it is written)."""
+    match = re.search(r"<kafka\.version>([^<]+)</kafka\.version>", POM.read_text())
+    if not match:
+        raise RuntimeError(f"no <kafka.version> in {POM}")
+    return match.group(1).strip()
+
+
+def node(node_id: int) -> Node:
+    """The node with this id."""
+    for n in NODES:
+        if n.id == node_id:
+            return n
+    raise ValueError(f"no node {node_id}; nodes are {[n.id for n in NODES]}")
+
+
+def node_properties(n: Node, data_dir: Path) -> dict[str, str]:
+    """The full server.properties of one node of the JVM launcher."""
+    voters = f"{CONTROLLER.id}@{HOST}:{CONTROLLER.port}"
+    props = {"node.id": str(n.id), "controller.quorum.voters": voters,
+             "controller.listener.names": "CONTROLLER"}
+    if n.role == "controller":
+        props |= {"process.roles": "controller",
+                  "listeners": f"CONTROLLER://{HOST}:{n.port}",
+                  "metadata.log.dir": str(data_dir),
+                  "log.dirs": str(data_dir)}
+        return props | CONTROLLER_SETTINGS
+    props |= {"process.roles": "broker",
+              "listeners": f"PLAINTEXT://{HOST}:{n.port}",
+              "advertised.listeners": f"PLAINTEXT://{HOST}:{n.port}",
+              "inter.broker.listener.name": "PLAINTEXT",
+              "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+              "log.dirs": str(data_dir)}
+    return props | BROKER_SETTINGS

@@ -1,0 +1,33 @@
+"""Widget panels: change an experiment's settings and re-run it with a Run button."""
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable
+
+from .errors import LabError
+
+
+def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap a panel's run function so bad settings print a message instead of a traceback."""
+    @functools.wraps(fn)
+    def run(**kwargs: Any) -> Any:
+        try:
+            return fn(**kwargs)
+        except (ValueError, LabError) as e:
+            print(f"Not run: {e}")
+        except KeyboardInterrupt:
+            print("Interrupted; every broker the run touched has been restored.")
+        return None
+    return run
+
+
+def panel(fn: Callable[..., Any], **controls: Any):
+    """An interact_manual panel (Run button) over fn; errors in fn are reported, not raised."""
+    from ipywidgets import interact_manual
+    return interact_manual(guarded(fn), **controls)
+
+
+def check_range(name: str, value: float, low: float, high: float, unit: str = "") -> None:
+    """Raise ValueError naming the setting when value lies outside [low, high]."""
+    if not low <= value <= high:
+        raise ValueError(f"{name} = {value}{unit} is out of range: use {low}..{high}{unit}")

@@ -1,0 +1,28 @@
+"""Shared fixtures: one lab for the whole session, started if needed and stopped if we started it."""
+from __future__ import annotations
+
+import pytest
+
+import kafkalab
+from kafkalab import settings as S
+from kafkalab.cluster import launcher_for
+
+
+@pytest.fixture(scope="session")
+def lab():
+    """The running lab (started for the session when it was down, and stopped afterwards)."""
+    launcher = launcher_for()
+    was_up = all(launcher.state(n) == "up" for n in S.NODES)
+    lab = kafkalab.connect()
+    yield lab
+    if not was_up:
+        kafkalab.down(launcher)
+
+
+@pytest.fixture
+def healthy(lab):
+    """The lab, with every broker back up and registered after the test, whatever it did."""
+    yield lab
+    lab.heal()
+    lab.wait_for(lambda: lab.live_brokers() == set(lab.brokers), 60,
+                 "every broker to be registered after the test")

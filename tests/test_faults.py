@@ -1,0 +1,89 @@
+"""Faults on the real lab: kill, stop, pause, and their context managers."""
+from __future__ import annotations
+
+import pytest
+from confluent_kafka import Producer
+
+from kafkalab import LabError
+
+
+def leader_of(lab, topic):
+    """The current leader of partition 0, waiting while there is none."""
+    return lab.wait_for(lambda: lab.leader(topic) if lab.leader(topic) >= 0 else None, 30,
+                        f"{topic} to have a leader")
+
+
+def test_leader_kill_elects_new_leader_and_shrinks_isr(healthy):
+    lab = healthy
+    topic = lab.new_topic("kill", replication_factor=3, min_insync_replicas=2)
+    old = leader_of(lab, topic)
+    with lab.killed(old):
+        assert lab.state(old) == "down"
+        new = lab.wait_for(lambda: lab.leader(topic) not in (-1, old) and lab.leader(topic),
+                           30, f"a new leader for {topic} after killing broker {old}")
+        assert new != old
+        isr = lab.wait_for(lambda: old not in lab.isr(topic) and lab.isr(topic), 30,
+                           f"broker {old} to leave the ISR of {topic}")
+        assert len(isr) == 2
+    assert lab.state(old) == "up"
+    lab.wait_for(lambda: lab.isr(topic) == [1, 2, 3], 60, f"the ISR of {topic} to be 3 again")
+
+
+def test_pause_then_resume_drops_and_restores_follower(healthy):
+    lab = healthy
+    topic = lab.new_topic("pause", replication_factor=3, min_insync_replicas=2)
+    follower = next(b for b in lab.replicas(topic) if b != leader_of(lab, topic))
+    with lab.paused(follower):
+        assert lab.state(follower) == "paused"
+        lab.wait_for(lambda: follower not in lab.isr(topic), 30,
+                     f"paused broker {follower} to leave the ISR of {topic}")
+    assert lab.state(follower) == "up"
+    lab.wait_for(lambda: lab.isr(topic) == [1, 2, 3], 60,
+                 f"broker {follower} to rejoin the ISR of {topic} after resuming")
+
+
+def test_exception_inside_killed_still_restores_the_broker(healthy):
+    lab = healthy
+    with pytest.raises(RuntimeError, match="inside the block"):
+        with lab.killed(2):
+            assert lab.state(2) == "down"
+            raise RuntimeError("inside the block")
+    assert lab.state(2) == "up"
+    assert 2 in lab.live_brokers()
+
+
+def test_stop_is_clean_and_start_registers_again(healthy):
+    lab = healthy
+    topic = lab.new_topic("stop", replication_factor=3)
+    old = leader_of(lab, topic)
+    lab.stop(old)
+    assert lab.state(old) == "down"
+    # A clean stop hands leadership over before the broker exits.
+    assert lab.leader(topic) not in (-1, old) or lab.wait_for(
+        lambda: lab.leader(topic) not in (-1, old), 10, "a new leader after a clean stop")
+    lab.start(old)
+    assert old in lab.live_brokers()
+
+
+def test_acks_all_refused_without_enough_replicas(healthy):
+    lab = healthy
+    topic = lab.new_topic("minisr", replication_factor=3, min_insync_replicas=2)
+    leader = leader_of(lab, topic)
+    others = [b for b in lab.brokers if b != leader]
+    errors = []
+    p = Producer({"bootstrap.servers": lab.bootstrap, "acks": "all",
+                  "retries": 0, "message.timeout.ms": 4000, "log_level": 0})
+    with lab.killed(others[0]), lab.killed(others[1]):
+        lab.wait_for(lambda: lab.isr(topic) == [leader], 30, f"the ISR of {topic} to shrink "
+                     f"to broker {leader} alone")
+        p.produce(topic, b"x", on_delivery=lambda err, msg: errors.append(err))
+        p.flush(10)
+    assert errors and errors[0] is not None
+    assert errors[0].name() == "NOT_ENOUGH_REPLICAS", errors[0]
+
+
+def test_unknown_broker_lists_the_valid_ones(lab):
+    with pytest.raises(LabError, match=r"no broker 7 in the lab; the brokers are \[1, 2, 3\]"):
+        lab.kill(7)
+    with pytest.raises(LabError, match="no broker 0"):
+        lab.pause(0)  # the controller is not a broker

@@ -1,0 +1,109 @@
+"""The lab end to end: produce and consume, attach, bad input, external clusters."""
+from __future__ import annotations
+
+import time
+import uuid
+
+import pytest
+from confluent_kafka import Consumer, Producer
+
+import kafkalab
+from kafkalab import LabError, NotAvailable
+from kafkalab import settings as S
+from kafkalab.jvm import JvmLauncher, java_path
+
+
+def test_produce_consume_rf3_min_insync_2(lab):
+    topic = lab.new_topic("roundtrip", partitions=3, replication_factor=3,
+                          min_insync_replicas=2)
+    for p in range(3):
+        assert len(lab.replicas(topic, p)) == 3
+    sent = [f"record-{i}".encode() for i in range(300)]
+    acked = []
+    producer = Producer({"bootstrap.servers": lab.bootstrap, "acks": "all"})
+    for value in sent:
+        producer.produce(topic, value, on_delivery=lambda err, msg: acked.append(err))
+    assert producer.flush(30) == 0
+    assert acked == [None] * len(sent)
+    consumer = Consumer({"bootstrap.servers": lab.bootstrap, "group.id": f"g-{uuid.uuid4()}",
+                         "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    consumer.subscribe([topic])
+    got = []
+    deadline = time.monotonic() + 60
+    while len(got) < len(sent) and time.monotonic() < deadline:
+        msg = consumer.poll(0.5)
+        if msg is not None and msg.error() is None:
+            got.append(msg.value())
+    consumer.close()
+    assert sorted(got) == sorted(sent), f"consumed {len(got)} of {len(sent)} within 60 s"
+
+
+def test_connect_attaches_to_a_running_lab_quickly(lab):
+    t = time.monotonic()
+    again = kafkalab.connect()
+    elapsed = time.monotonic() - t
+    print(f"attach took {elapsed:.2f} s")
+    assert again.live_brokers() == {1, 2, 3}
+    assert elapsed < 5  # a generous bound; the README states the measured figure
+
+
+def test_up_twice_is_harmless(lab):
+    before = [lab.launcher.pid(n) for n in S.NODES]
+    kafkalab.up(lab.launcher)
+    assert [lab.launcher.pid(n) for n in S.NODES] == before
+
+
+def test_external_cluster_unreachable_fails_fast_naming_the_up_command(monkeypatch):
+    with __import__("socket").socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        free = s.getsockname()[1]
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", f"127.0.0.1:{free}")
+    t = time.monotonic()
+    with pytest.raises(LabError, match="python -m kafkalab up"):
+        kafkalab.connect()
+    assert time.monotonic() - t < 10
+
+
+def test_external_cluster_has_no_faults_and_no_files(lab, monkeypatch):
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", lab.bootstrap)
+    ext = kafkalab.connect()
+    assert ext.external and ext.brokers == [1, 2, 3]
+    with pytest.raises(NotAvailable, match="not available on an external cluster"):
+        ext.kill(1)
+    with pytest.raises(NotAvailable, match="not available on an external cluster"):
+        with ext.paused(2):
+            pass
+    with pytest.raises(NotAvailable):
+        ext.log_dir(1, "any", 0)
+
+
+def test_taken_port_is_named(lab, tmp_path):
+    other = JvmLauncher(run_dir=tmp_path)  # a second lab would collide with the running one
+    with pytest.raises(LabError, match=r"port 19092 \(broker-2\) is already in use"):
+        other.start(S.node(2))
+
+
+def test_missing_java_says_what_to_install(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    with pytest.raises(LabError, match="install a Java 17"):
+        java_path()
+
+
+def test_wait_for_names_what_timed_out():
+    t = time.monotonic()
+    with pytest.raises(kafkalab.LabTimeout, match="waiting for the moon to rise"):
+        kafkalab.wait_for(lambda: False, 0.3, "the moon to rise")
+    assert time.monotonic() - t < 2
+
+
+def test_log_dir_holds_the_partition_segments(lab):
+    topic = lab.new_topic("files", replication_factor=3)
+    p = Producer({"bootstrap.servers": lab.bootstrap, "acks": "all"})
+    p.produce(topic, b"on disk")
+    assert p.flush(10) == 0
+    for b in lab.replicas(topic):
+        d = lab.log_dir(b, topic, 0)
+        logs = lab.wait_for(lambda: [f for f in d.glob("*.log") if f.stat().st_size > 0], 10,
+                            f"a non-empty segment in {d}")
+        assert b"on disk" in logs[0].read_bytes()
