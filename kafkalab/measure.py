@@ -48,8 +48,15 @@ def _sample(lab, topic: str, partition: int, t0: float) -> Sample | None:
 
 
 def failover(lab, topic: str, victim: int | str = "leader", partition: int = 0,
-             settle: float = 1.0, timeout: float = 60) -> Failover:
-    """Kill `victim` (a broker id, 'leader' or 'follower'), restart it, and time what follows."""
+             settle: float = 1.0, timeout: float = 60) -> Failover | None:
+    """Kill `victim` (a broker id, 'leader' or 'follower'), restart it, and time what follows.
+
+    Returns None, after printing why, on an external cluster (the book cannot kill its brokers).
+    """
+    if lab.external:
+        print("Skipped: killing a broker needs the book's own lab (KAFKA_BOOTSTRAP_SERVERS "
+              "points at an external cluster).")
+        return None
     first = lab.partition(topic, partition)
     if victim == "leader":
         victim = first.leader
