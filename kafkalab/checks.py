@@ -10,9 +10,9 @@ def _write_one(lab, topic: str) -> str | None:
     """Write one record with acks=all and no retries; return the error name or None."""
     errors: list = []
     p = Producer({"bootstrap.servers": lab.bootstrap, "acks": "all", "retries": 0,
-                  "message.timeout.ms": 5000, "log_level": 0})
+                  "message.timeout.ms": 15000, "log_level": 0})
     p.produce(topic, b"check", on_delivery=lambda err, msg: errors.append(err))
-    p.flush(10)
+    p.flush(20)
     if not errors:
         return "NO_DELIVERY_REPORT"
     return errors[0].name() if errors[0] is not None else None

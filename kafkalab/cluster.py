@@ -9,7 +9,7 @@ import uuid
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
-from confluent_kafka import KafkaException, Producer
+from confluent_kafka import KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from . import settings as S
@@ -90,10 +90,16 @@ class Lab(Faults):
         return sorted(self.admin.list_topics(timeout=10).brokers)
 
     # --- metadata -------------------------------------------------------------------------
-    def live_brokers(self, timeout: float = 5) -> set[int]:
-        """Ids of the brokers the cluster counts as alive (registered and not fenced)."""
-        desc = self.admin.describe_cluster(request_timeout=timeout).result(timeout + 1)
-        return {node.id for node in desc.nodes}
+    def live_brokers(self, timeout: float = 15) -> set[int]:
+        """Ids of the brokers the cluster counts as alive (registered and not fenced).
+
+        The request goes to the broker the metadata names as controller; when that broker
+        has just been killed the try times out after 2 s and the next one asks again.
+        """
+        def describe():
+            desc = self.admin.describe_cluster(request_timeout=2).result(3)
+            return {node.id for node in desc.nodes}
+        return wait_for(describe, timeout, "the cluster to list its live brokers")
 
     def partition(self, topic: str, partition: int = 0, timeout: float = 10):
         """The metadata of one partition (leader, replicas, isrs), retried until it answers.
@@ -137,13 +143,22 @@ class Lab(Faults):
         config = dict(config or {})
         if min_insync_replicas is not None:
             config["min.insync.replicas"] = str(min_insync_replicas)
-        fut = self.admin.create_topics([NewTopic(name, partitions, replication_factor,
-                                                 config=config)], request_timeout=timeout)[name]
-        try:
-            fut.result(timeout + 1)
-        except KafkaException as e:
-            raise LabError(f"creating topic {name} ({partitions} partitions, RF "
-                           f"{replication_factor}, {config}) failed: {e.args[0].str()}") from None
+        def create() -> bool:
+            fut = self.admin.create_topics([NewTopic(name, partitions, replication_factor,
+                                                     config=config)], request_timeout=10)[name]
+            try:
+                fut.result(11)
+            except KafkaException as e:
+                err = e.args[0]
+                if err.code() == KafkaError.TOPIC_ALREADY_EXISTS:  # an earlier try got through
+                    return True
+                if err.retriable() or err.code() in (KafkaError._TIMED_OUT,
+                                                     KafkaError.NOT_CONTROLLER):
+                    return False  # e.g. the broker named as controller was just restarted
+                raise LabError(f"creating topic {name} ({partitions} partitions, RF "
+                               f"{replication_factor}, {config}) failed: {err.str()}") from None
+            return True
+        wait_for(create, timeout, f"the cluster to create {name}", interval=0.2)
         wait_for(lambda: all(self.partition(name, p).leader >= 0 for p in range(partitions)),
                  timeout, f"every partition of {name} to have a leader")
         return name

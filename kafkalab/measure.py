@@ -101,3 +101,71 @@ def _note_events(run: Failover, s: Sample, was_leader: bool) -> None:
     if ("broker registered" in ev and sorted(s.isr) == sorted(run.before.isr)
             and "ISR restored" not in ev):
         ev["ISR restored"] = s.t
+
+
+# --- producing ------------------------------------------------------------------------------
+
+
+@dataclass
+class ProduceRun:
+    """Delivery outcomes of one producer run: per-record latency and errors."""
+
+    config: dict
+    sent: int
+    elapsed_s: float
+    latencies_ms: list[float]  # delivered records only, produce() to delivery report
+    errors: dict[str, int]  # error name -> count
+
+    @property
+    def delivered(self) -> int:
+        """Records whose delivery report carried no error."""
+        return len(self.latencies_ms)
+
+    @property
+    def throughput(self) -> float:
+        """Delivered records per second over the whole run."""
+        return self.delivered / self.elapsed_s if self.elapsed_s else 0.0
+
+    def percentile(self, q: float) -> float:
+        """Latency percentile q (0-100) in ms of the delivered records."""
+        import numpy as np
+        return float(np.percentile(self.latencies_ms, q)) if self.latencies_ms else float("nan")
+
+
+def produce(lab, topic: str, config: dict, records: int = 2000, size: int = 200,
+            rate: float | None = None, timeout: float = 60) -> ProduceRun:
+    """Send `records` values of `size` bytes (at `rate` per second, or as fast as possible)."""
+    from confluent_kafka import Producer
+    if records < 1 or size < 1:
+        raise ValueError(f"records ({records}) and size ({size}) must be at least 1")
+    if rate is not None and rate <= 0:
+        raise ValueError(f"rate = {rate}/s: use a positive rate, or None for as fast as possible")
+    producer = Producer({"bootstrap.servers": lab.bootstrap, **config})
+    latencies: list[float] = []
+    errors: dict[str, int] = {}
+
+    def report(err, msg) -> None:
+        if err is None:
+            latencies.append(msg.latency() * 1000)
+        else:
+            errors[err.name()] = errors.get(err.name(), 0) + 1
+
+    value = b"x" * size
+    start = time.monotonic()
+    for i in range(records):
+        if rate is not None:
+            wait = start + i / rate - time.monotonic()
+            if wait > 0:
+                producer.poll(wait)
+        while True:
+            try:
+                producer.produce(topic, value, on_delivery=report)
+                break
+            except BufferError:  # local queue full: serve delivery reports, then retry
+                producer.poll(0.05)
+        producer.poll(0)
+    left = producer.flush(timeout)
+    elapsed = time.monotonic() - start
+    if left:
+        errors["NOT_DELIVERED_BEFORE_TIMEOUT"] = left
+    return ProduceRun(dict(config), records, elapsed, latencies, errors)
