@@ -15,5 +15,5 @@ def versions() -> dict[str, str]:
     """The pinned versions this run uses: Kafka, librdkafka, confluent-kafka, Python."""
     import confluent_kafka
     return {"Apache Kafka": kafka_version(), "librdkafka": confluent_kafka.libversion()[0],
-            "confluent-kafka": confluent_kafka.version()[0],
+            "confluent-kafka": confluent_kafka.__version__,
             "Python": platform.python_version()}

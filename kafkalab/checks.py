@@ -1,21 +1,10 @@
 """Exercise checkers: run the reader's settings on the lab and say what went wrong."""
 from __future__ import annotations
 
-from confluent_kafka import Producer
+from confluent_kafka import KafkaException
 
 from .errors import LabError
-
-
-def _write_one(lab, topic: str) -> str | None:
-    """Write one record with acks=all and no retries; return the error name or None."""
-    errors: list = []
-    p = Producer({"bootstrap.servers": lab.bootstrap, "acks": "all", "retries": 0,
-                  "message.timeout.ms": 15000, "log_level": 0})
-    p.produce(topic, b"check", on_delivery=lambda err, msg: errors.append(err))
-    p.flush(20)
-    if not errors:
-        return "NO_DELIVERY_REPORT"
-    return errors[0].name() if errors[0] is not None else None
+from .measure import leader_loss_trial, write_one, writes_with_brokers_down
 
 
 def check_follower_choice(lab, topic: str, victim: int) -> None:
@@ -52,11 +41,11 @@ def check_durability_settings(lab, replication_factor: int, min_insync_replicas:
     with lab.killed(others[0]):
         lab.wait_for(lambda: others[0] not in lab.isr(topic) and lab.isr(topic), 30,
                      f"broker {others[0]} to leave the ISR")
-        one_down = _write_one(lab, topic)
+        one_down = write_one(lab, topic, {"acks": "all"})
         with lab.killed(others[1]):
             lab.wait_for(lambda: lab.isr(topic) == [leader], 30, "the ISR to shrink to the "
                          "leader alone")
-            two_down = _write_one(lab, topic)
+            two_down = write_one(lab, topic, {"acks": "all"})
     if one_down is not None:
         raise AssertionError(f"with one broker down the write failed ({one_down}): the "
                              f"topic must keep accepting acks=all writes")
@@ -65,3 +54,35 @@ def check_durability_settings(lab, replication_factor: int, min_insync_replicas:
                              "it should be refused with NOT_ENOUGH_REPLICAS")
     print(f"Correct: one broker down, the write was accepted; two down, it was refused "
           f"({two_down}).")
+
+
+def check_no_loss(lab, producer_config: dict, min_insync_replicas: int) -> None:
+    """Pass when the leader-failure trial loses no acknowledged record with these settings."""
+    if not isinstance(producer_config, dict):
+        raise AssertionError(f"producer_config must be a dict of settings, got {producer_config!r}")
+    try:
+        trial = leader_loss_trial(lab, producer_config, min_insync_replicas=min_insync_replicas)
+    except (LabError, ValueError) as e:
+        raise AssertionError(f"the trial could not run with these settings: {e}") from None
+    if trial.acknowledged == 0:
+        raise AssertionError(f"nothing was acknowledged (errors: {trial.errors}): a setting "
+                             "that accepts no writes loses nothing, but is no answer")
+    if trial.lost:
+        raise AssertionError(f"{trial.lost} of {trial.acknowledged} acknowledged records were "
+                             f"lost with {producer_config}: the leader acknowledged records "
+                             "its followers did not have")
+    print(f"Correct: {trial.acknowledged} records acknowledged, all {trial.kept} still there "
+          "after the leader died.")
+
+
+def check_writes_with_two_down(lab, acks: str) -> None:
+    """Pass when a write with `acks` is accepted while two of three replicas are down."""
+    topic = lab.new_topic("ex-two-down", replication_factor=3, min_insync_replicas=2)
+    try:
+        outcome = writes_with_brokers_down(lab, topic, {"yours": {"acks": acks}})["yours"][2]
+    except KafkaException as e:
+        raise AssertionError(f"acks={acks!r} was rejected by the client: {e}") from None
+    if outcome is not None:
+        raise AssertionError(f"with two followers down your write failed with {outcome}")
+    print(f"Correct: acks={acks} was accepted with only the leader alive — and that record "
+          "now exists on one disk only.")

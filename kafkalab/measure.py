@@ -1,9 +1,11 @@
 """Measurements the chapters make: timelines of leaders and ISRs around a fault."""
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass, field
 
+from .cluster import wait_for
 from .errors import LabError
 
 
@@ -169,3 +171,132 @@ def produce(lab, topic: str, config: dict, records: int = 2000, size: int = 200,
     if left:
         errors["NOT_DELIVERED_BEFORE_TIMEOUT"] = left
     return ProduceRun(dict(config), records, elapsed, latencies, errors)
+
+
+@dataclass
+class LossTrial:
+    """One leader-failure trial: what the producer was told, and what the partition kept."""
+
+    config: dict
+    leader: int
+    acknowledged: int
+    kept: int  # acknowledged records found when the partition is read back
+    lost: int
+    errors: dict[str, int]
+
+
+def leader_loss_trial(lab, config: dict, replication_factor: int = 3,
+                      min_insync_replicas: int = 2, records: int = 300,
+                      lag_s: float = 1.0) -> LossTrial:
+    """Let the followers fall behind (paused, still in the ISR), kill the leader, count losses.
+
+    The followers are paused for `lag_s` seconds (shorter than the session timeout, so the
+    controller still counts them in sync) while the producer writes with `config`; then the
+    leader is killed and the followers resumed, so one of them takes over without those
+    records. Returns how many acknowledged records the partition no longer has.
+    """
+    from confluent_kafka import Producer
+    if lab.external:
+        raise ValueError("this trial kills brokers: it needs the book's own lab")
+    if not 0 < lag_s < 2.5:
+        raise ValueError(f"lag_s = {lag_s}: use 0-2.5 s, below the 3 s session timeout, or "
+                         "the controller fences the paused followers first")
+    topic = lab.new_topic("loss", replication_factor=replication_factor,
+                          min_insync_replicas=min_insync_replicas)
+    leader = lab.leader(topic)
+    followers = [b for b in lab.replicas(topic) if b != leader]
+    producer = Producer({"bootstrap.servers": lab.bootstrap, "message.timeout.ms": 30000,
+                         "log_level": 0, **config})
+    acked: set[bytes] = set()
+    errors: dict[str, int] = {}
+
+    def report(err, msg) -> None:
+        if err is None:
+            acked.add(msg.value())
+        else:
+            errors[err.name()] = errors.get(err.name(), 0) + 1
+
+    pauses = [lab.paused(f) for f in followers]
+    try:
+        with contextlib.ExitStack() as stack:
+            for pause in pauses:
+                stack.enter_context(pause)
+            t_end = time.monotonic() + lag_s
+            for i in range(records):
+                producer.produce(topic, f"record-{i}".encode(), on_delivery=report)
+                producer.poll(max(0.0, (t_end - time.monotonic()) / (records - i)))
+            lab.kill(leader)
+        if followers:
+            lab.wait_for(lambda: lab.leader(topic) not in (-1, leader), 30,
+                         f"a follower of {topic} to take over from broker {leader}")
+            producer.flush(40)
+    finally:
+        if lab.state(leader) == "down":
+            lab.start(leader)
+    producer.flush(40)
+    lab.wait_for(lambda: lab.isr(topic) == sorted(lab.replicas(topic)), 60,
+                 f"the ISR of {topic} to heal")
+    kept = read_partition(lab, topic)
+    return LossTrial(dict(config), leader, len(acked), len(acked & kept), len(acked - kept),
+                     errors)
+
+
+def read_partition(lab, topic: str, partition: int = 0, timeout: float = 60) -> set[bytes]:
+    """Every value in the partition up to its current high watermark."""
+    from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+    consumer = Consumer({"bootstrap.servers": lab.bootstrap, "group.id": "kafkalab-reader",
+                         "enable.auto.commit": False, "log_level": 0})
+    try:
+        tp = TopicPartition(topic, partition, OFFSET_BEGINNING)
+        low, high = consumer.get_watermark_offsets(tp, timeout=10)
+        consumer.assign([tp])
+        values: set[bytes] = set()
+        position = [low]
+
+        def caught_up() -> bool:
+            msg = consumer.poll(0.2)
+            if msg is not None and msg.error() is None:
+                values.add(msg.value())
+                position[0] = msg.offset() + 1
+            return position[0] >= high
+        wait_for(caught_up, timeout, f"reading {topic}-{partition} up to offset {high}",
+                 interval=0)
+        return values
+    finally:
+        consumer.close()
+
+
+def write_one(lab, topic: str, config: dict) -> str | None:
+    """Write one record with `config` and no retries; return its error name, None if acknowledged."""
+    from confluent_kafka import Producer
+    errors: list = []
+    p = Producer({"bootstrap.servers": lab.bootstrap, "retries": 0, "request.timeout.ms": 5000,
+                  "message.timeout.ms": 15000, "log_level": 0, **config})
+    p.produce(topic, b"probe", on_delivery=lambda err, msg: errors.append(err))
+    p.flush(20)
+    if not errors:
+        return "NO_DELIVERY_REPORT"
+    return errors[0].name() if errors[0] is not None else None
+
+
+def writes_with_brokers_down(lab, topic: str, configs: dict[str, dict]) -> dict[str, dict]:
+    """Outcome of one write per config with 0, 1 and 2 of the partition's followers killed."""
+    leader = lab.leader(topic)
+    followers = [b for b in lab.replicas(topic) if b != leader]
+    outcome: dict[str, dict] = {label: {} for label in configs}
+
+    def probe(down: int) -> None:
+        for label, config in configs.items():
+            outcome[label][down] = write_one(lab, topic, config)
+
+    probe(0)
+    with contextlib.ExitStack() as stack:
+        for down, f in enumerate(followers, start=1):
+            stack.enter_context(lab.killed(f))
+            lab.wait_for(lambda: f not in lab.isr(topic), 30, f"broker {f} to leave the ISR")
+            probe(down)
+    lab.wait_for(lambda: lab.isr(topic) == sorted(lab.replicas(topic)), 60,
+                 f"the ISR of {topic} to heal")
+    for label, config in configs.items():
+        outcome[label]["back"] = write_one(lab, topic, config)
+    return outcome

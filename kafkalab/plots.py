@@ -84,3 +84,54 @@ def failover_timeline(run: Failover):
                   "ISR and leader as the metadata reported them")
     fig.tight_layout()
     return fig
+
+
+def latency_cdf(runs: dict, title: str):
+    """CDF of per-record delivery latency for each labelled run, with p50 and p99 marked."""
+    import numpy as np
+    fig, ax = plt.subplots(figsize=(8, 4))
+    for label, run in runs.items():
+        lat = np.sort(np.asarray(run.latencies_ms))
+        if lat.size == 0:
+            continue
+        line, = ax.plot(lat, np.arange(1, lat.size + 1) / lat.size, label=(
+            f"{label}: p50 {run.percentile(50):.1f} ms, p99 {run.percentile(99):.1f} ms"))
+        for q, marker in ((50, "o"), (99, "^")):
+            ax.plot(run.percentile(q), q / 100, marker, color=line.get_color())
+    ax.set_xscale("log")
+    ax.set_xlabel("delivery latency, produce() to delivery report (ms, log scale)")
+    ax.set_ylabel("fraction of records")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def throughput_bars(runs: dict, title: str):
+    """Delivered records per second for each labelled run."""
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    labels = list(runs)
+    values = [runs[k].throughput for k in labels]
+    bars = ax.bar(labels, values, color="#5b8def")
+    ax.bar_label(bars, fmt="%.0f", fontsize=8)
+    ax.set_ylabel("delivered records per second")
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def losses(trials: dict, title: str):
+    """Acknowledged records lost in each trial, grouped by setting."""
+    fig, ax = plt.subplots(figsize=(7, 3.4))
+    width = 0.8 / max(len(t) for t in trials.values())
+    for i, (label, runs) in enumerate(trials.items()):
+        for j, trial in enumerate(runs):
+            bar = ax.bar(i + (j - (len(runs) - 1) / 2) * width, trial.lost, width * 0.9,
+                         color="#d9534f" if trial.lost else "#5cb85c")
+            ax.bar_label(bar, labels=[f"{trial.lost}/{trial.acknowledged}"], fontsize=7)
+    ax.set_xticks(range(len(trials)), list(trials))
+    ax.set_ylabel("acknowledged records lost")
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,67 @@
+"""Producer defaults as the installed librdkafka and the pinned Java client report them."""
+from __future__ import annotations
+
+import ctypes
+import html
+import re
+import subprocess
+from pathlib import Path
+
+from . import settings as S
+
+# Settings the acks, retries and batching chapters compare: Java name -> librdkafka's
+# canonical name (the one rd_kafka_conf_dump reports).
+PRODUCER_KEYS = {
+    "acks": "request.required.acks",  # librdkafka's own name; "acks" is its alias
+    "retries": "message.send.max.retries",
+    "retry.backoff.ms": "retry.backoff.ms",
+    "retry.backoff.max.ms": "retry.backoff.max.ms",
+    "linger.ms": "queue.buffering.max.ms",
+    "batch.size": "batch.size",
+    "enable.idempotence": "enable.idempotence",
+    "max.in.flight.requests.per.connection": "max.in.flight.requests.per.connection",
+    "request.timeout.ms": "request.timeout.ms",
+    "delivery.timeout.ms": "message.timeout.ms",
+}
+
+
+def librdkafka_defaults() -> dict[str, str]:
+    """Every global and topic default of the librdkafka that confluent-kafka loaded (rd_kafka_conf_dump)."""
+    import confluent_kafka
+    libs = Path(confluent_kafka.__file__).parent.parent / "confluent_kafka.libs"
+    found = sorted(libs.glob("librdkafka*.so*")) or [Path("librdkafka.so.1")]
+    lib = ctypes.CDLL(str(found[0]))
+    size = ctypes.c_size_t()
+    out: dict[str, str] = {}
+    for new, dump, destroy in (("rd_kafka_conf_new", "rd_kafka_conf_dump", "rd_kafka_conf_destroy"),
+                               ("rd_kafka_topic_conf_new", "rd_kafka_topic_conf_dump",
+                                "rd_kafka_topic_conf_destroy")):
+        getattr(lib, new).restype = ctypes.c_void_p
+        getattr(lib, dump).restype = ctypes.POINTER(ctypes.c_char_p)
+        getattr(lib, dump).argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_size_t)]
+        lib.rd_kafka_conf_dump_free.argtypes = [ctypes.POINTER(ctypes.c_char_p), ctypes.c_size_t]
+        getattr(lib, destroy).argtypes = [ctypes.c_void_p]
+        conf = getattr(lib, new)()
+        arr = getattr(lib, dump)(conf, ctypes.byref(size))
+        for i in range(0, size.value, 2):
+            out[arr[i].decode()] = (arr[i + 1] or b"").decode()
+        lib.rd_kafka_conf_dump_free(arr, size)
+        getattr(lib, destroy)(conf)
+    return out
+
+
+def java_defaults() -> dict[str, str]:
+    """Producer defaults of the pinned Java client, from ProducerConfig's own documentation table."""
+    from .jvm import java_path
+    res = subprocess.run([java_path(), "-cp", f"{S.LIBS_DIR}/*",
+                          "org.apache.kafka.clients.producer.ProducerConfig"],
+                         capture_output=True, text=True, timeout=120, check=True)
+    pattern = r'id="producerconfigs_([^"]+)".*?<th>Default:</th>\s*<td>(.*?)</td>'
+    return {m.group(1): html.unescape(re.sub(r"<[^>]+>", "", m.group(2))).strip()
+            for m in re.finditer(pattern, res.stdout, re.S)}
+
+
+def producer_table() -> list[tuple[str, str, str, str]]:
+    """Rows (Java name, Java default, librdkafka name, librdkafka default) for PRODUCER_KEYS."""
+    java, rdk = java_defaults(), librdkafka_defaults()
+    return [(j, java.get(j, "?"), r, rdk.get(r, "?")) for j, r in PRODUCER_KEYS.items()]
