@@ -86,3 +86,41 @@ def check_writes_with_two_down(lab, acks: str) -> None:
         raise AssertionError(f"with two followers down your write failed with {outcome}")
     print(f"Correct: acks={acks} was accepted with only the leader alive — and that record "
           "now exists on one disk only.")
+
+
+def check_outage_settings(lab, producer_config: dict, outage_s: float = 5.0,
+                          report_within_s: float = 20.0) -> None:
+    """Pass when no record fails through the outage and the deadline is within report_within_s."""
+    from .delivery import outage
+    deadline_ms = producer_config.get("message.timeout.ms",
+                                      producer_config.get("delivery.timeout.ms", 300000))
+    if float(deadline_ms) / 1000 > report_within_s:
+        raise AssertionError(f"a deadline of {float(deadline_ms) / 1000:g} s reports a failure "
+                             f"later than {report_within_s:g} s after produce()")
+    try:
+        run = outage(lab, producer_config, outage_s=outage_s)
+    except (ValueError, LabError, KafkaException) as e:
+        raise AssertionError(f"the outage could not run with {producer_config}: {e}") from None
+    outcomes = run.outcomes()
+    if set(outcomes) != {"delivered"}:
+        raise AssertionError(f"records failed through a {run.back_at - run.down_at:.1f} s "
+                             f"outage: {dict(outcomes)}")
+    print(f"Correct: all {outcomes['delivered']} records delivered through a "
+          f"{run.back_at - run.down_at:.1f} s outage, deadline {float(deadline_ms) / 1000:g} s.")
+
+
+def check_no_duplicates(lab, producer_config: dict) -> None:
+    """Pass when retries caused by a stalled follower leave exactly one copy of each record."""
+    from .delivery import stalled
+    config = {"acks": "all", "request.timeout.ms": 500, **producer_config}
+    try:
+        run = stalled(lab, config, stall="follower")
+    except (ValueError, LabError, KafkaException) as e:
+        raise AssertionError(f"the experiment could not run with {producer_config}: {e}") from None
+    if run.acknowledged < run.sent:
+        raise AssertionError(f"{run.sent - run.acknowledged} records were reported as failed "
+                             f"({run.errors}): the application would treat them as lost")
+    if run.duplicates or run.missing:
+        raise AssertionError(f"{run.duplicates} duplicates and {run.missing} missing records "
+                             f"with {config}")
+    print(f"Correct: {run.sent} records, each stored exactly once despite the retries.")

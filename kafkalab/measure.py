@@ -241,27 +241,36 @@ def leader_loss_trial(lab, config: dict, replication_factor: int = 3,
                      errors)
 
 
-def read_partition(lab, topic: str, partition: int = 0, timeout: float = 60) -> set[bytes]:
-    """Every value in the partition up to its current high watermark."""
+def read_partition(lab, topic: str, partition: int = 0, timeout: float = 60,
+                   keep_copies: bool = False):
+    """Every value in the partition up to its high watermark: a set, or a list with copies."""
     from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
     consumer = Consumer({"bootstrap.servers": lab.bootstrap, "group.id": "kafkalab-reader",
                          "enable.auto.commit": False, "log_level": 0})
     try:
+        # The high watermark trails the leader's log until the followers have copied it.
+        lab.wait_for(lambda: lab.isr(topic, partition) == sorted(lab.replicas(topic, partition)),
+                     timeout, f"every replica of {topic}-{partition} to be in sync")
         tp = TopicPartition(topic, partition, OFFSET_BEGINNING)
         low, high = consumer.get_watermark_offsets(tp, timeout=10)
         consumer.assign([tp])
-        values: set[bytes] = set()
+        values: list[bytes] = []
         position = [low]
 
         def caught_up() -> bool:
             msg = consumer.poll(0.2)
             if msg is not None and msg.error() is None:
-                values.add(msg.value())
+                values.append(msg.value())
                 position[0] = msg.offset() + 1
             return position[0] >= high
-        wait_for(caught_up, timeout, f"reading {topic}-{partition} up to offset {high}",
-                 interval=0)
-        return values
+        while True:  # read to the high watermark, until it stops moving
+            wait_for(caught_up, timeout, f"reading {topic}-{partition} up to offset {high}",
+                     interval=0)
+            newer = consumer.get_watermark_offsets(tp, timeout=10)[1]
+            if newer == high:
+                break
+            high = newer
+        return values if keep_copies else set(values)
     finally:
         consumer.close()
 

@@ -135,3 +135,24 @@ def losses(trials: dict, title: str):
     ax.set_title(title)
     fig.tight_layout()
     return fig
+
+
+def outage_timeline(runs: dict, title: str):
+    """Per record: when it was sent and how long until its outcome, for each labelled run."""
+    fig, axes = plt.subplots(len(runs), 1, figsize=(8, 2.6 * len(runs)), sharex=True,
+                             squeeze=False)
+    for ax, (label, run) in zip(axes[:, 0], runs.items()):
+        for ok, colour, name in ((True, "#5cb85c", "delivered"), (False, "#d9534f", "failed")):
+            pts = [(r.sent, r.done - r.sent) for r in run.records
+                   if r.delivered == ok and r.done == r.done]
+            if pts:
+                ax.scatter(*zip(*pts), s=6, color=colour, label=name)
+        ax.axvspan(run.down_at, run.back_at, color="grey", alpha=0.15, label="no leader")
+        ax.axvline(run.restart_at, color="grey", ls=":", lw=1, label="restart requested")
+        ax.set_ylabel("time to outcome (s)")
+        ax.set_title(label, fontsize=9)
+        ax.legend(loc="upper right", fontsize=7)
+    axes[-1, 0].set_xlabel("send time (s since the run began)")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
