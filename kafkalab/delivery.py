@@ -6,7 +6,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
-from .measure import read_partition
+from .measure import read_partition, write_one
 
 
 @dataclass
@@ -97,6 +97,20 @@ class RetryRun:
     acknowledged: int
     errors: dict[str, int]
     copies: Counter  # value -> how many times the partition holds it
+    order: list[int]  # record numbers in the order the partition holds them
+
+    @property
+    def reordered(self) -> int:
+        """Records stored (first copy) after a record that was sent later."""
+        seen: set[int] = set()
+        count, highest = 0, -1
+        for i in self.order:
+            if i in seen:
+                continue
+            seen.add(i)
+            count += i < highest
+            highest = max(highest, i)
+        return count
 
     @property
     def duplicates(self) -> int:
@@ -147,6 +161,37 @@ def stalled(lab, config: dict, stall: str = "follower", records: int = 400,
             producer.produce(topic, f"{i}".encode(), on_delivery=report)
             producer.poll(max(0.0, (end - time.monotonic()) / (records - i)))
     producer.flush(60)
-    copies = Counter(read_partition(lab, topic, keep_copies=True))
-    copies.pop(b"warm-up", None)
-    return RetryRun(dict(config), records, acked[0], dict(errors), copies)
+    stored = [v for v in read_partition(lab, topic, keep_copies=True) if v != b"warm-up"]
+    return RetryRun(dict(config), records, acked[0], dict(errors), Counter(stored),
+                    [int(v) for v in stored])
+
+
+def retries_while_refused(lab, configs: dict[str, dict], seconds: float = 6.0) -> dict:
+    """Send one acks=all record per config while the partition refuses it (ISR below
+    min.insync.replicas) for `seconds`; return each producer's retry count and outcome,
+    read from librdkafka's statistics (produce requests sent, per broker)."""
+    import json
+    from confluent_kafka import Producer
+    topic = lab.new_topic("refused", replication_factor=3, min_insync_replicas=2)
+    leader = lab.leader(topic)
+    followers = [b for b in lab.replicas(topic) if b != leader]
+    result: dict[str, dict] = {}
+    with lab.killed(followers[0]), lab.killed(followers[1]):
+        lab.wait_for(lambda: write_one(lab, topic, {"acks": "all"}) == "NOT_ENOUGH_REPLICAS",
+                     30, f"the leader of {topic} to refuse acks=all writes")
+        for label, config in configs.items():  # one at a time, each with its own deadline
+            stats: list[dict] = []
+            outcome: list = []
+            p = Producer({"bootstrap.servers": lab.bootstrap, "acks": "all", "log_level": 0,
+                          "statistics.interval.ms": 200, "message.timeout.ms": int(seconds * 1000),
+                          "stats_cb": lambda s, stats=stats: stats.append(json.loads(s)),
+                          **config})
+            p.produce(topic, b"refused", on_delivery=lambda err, msg: outcome.append(err))
+            p.flush(seconds + 10)
+            p.poll(0.5)  # one more statistics report after the outcome
+            sent = max((sum(b.get("req", {}).get("Produce", 0) for b in s["brokers"].values())
+                        for s in stats), default=0)  # produce requests, first try included
+            err = outcome[0] if outcome else None
+            result[label] = {"retries": max(sent - 1, 0),
+                             "outcome": err.name() if err is not None else "delivered"}
+    return result

@@ -275,17 +275,31 @@ def read_partition(lab, topic: str, partition: int = 0, timeout: float = 60,
         consumer.close()
 
 
-def write_one(lab, topic: str, config: dict) -> str | None:
-    """Write one record with `config` and no retries; return its error name, None if acknowledged."""
+def write_one(lab, topic: str, config: dict, timeout: float = 30) -> str | None:
+    """Write one record with `config` and no retries; return its error name, None if acknowledged.
+
+    Just after the controller shrinks an ISR, the leader may not have applied the change yet:
+    it appends the record and waits for the dead follower until the request times out. That
+    REQUEST_TIMED_OUT is no answer to "would this write be accepted?", so the write is tried
+    again until the leader answers either way.
+    """
     from confluent_kafka import Producer
-    errors: list = []
-    p = Producer({"bootstrap.servers": lab.bootstrap, "retries": 0, "request.timeout.ms": 5000,
-                  "message.timeout.ms": 15000, "log_level": 0, **config})
-    p.produce(topic, b"probe", on_delivery=lambda err, msg: errors.append(err))
-    p.flush(20)
-    if not errors:
-        return "NO_DELIVERY_REPORT"
-    return errors[0].name() if errors[0] is not None else None
+
+    def attempt() -> str | None:
+        errors: list = []
+        p = Producer({"bootstrap.servers": lab.bootstrap, "retries": 0,
+                      "request.timeout.ms": 2000, "message.timeout.ms": 10000, "log_level": 0,
+                      **config})
+        p.produce(topic, b"probe", on_delivery=lambda err, msg: errors.append(err))
+        p.flush(15)
+        if not errors:
+            return "NO_DELIVERY_REPORT"
+        return errors[0].name() if errors[0] is not None else None
+
+    answers: list = []
+    wait_for(lambda: answers.append(attempt()) or answers[-1] != "REQUEST_TIMED_OUT", timeout,
+             f"the leader of {topic} to accept or refuse a write", interval=0)
+    return answers[-1]
 
 
 def writes_with_brokers_down(lab, topic: str, configs: dict[str, dict]) -> dict[str, dict]:
