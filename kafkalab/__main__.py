@@ -1,4 +1,4 @@
-"""Command line: python -m kafkalab up | down [--wipe] | status | kill|stop|start|pause|resume N."""
+"""Command line: python -m kafkalab up | down [--wipe] | status | kill|stop|start|pause|resume N | bench."""
 from __future__ import annotations
 
 import argparse
@@ -36,7 +36,14 @@ def main(argv: list[str] | None = None) -> int:
     for cmd in ("kill", "stop", "start", "pause", "resume"):
         p = sub.add_parser(cmd, help=f"{cmd} one broker")
         p.add_argument("broker", type=int, help=f"broker id: {[b.id for b in S.BROKERS]}")
-    args = ap.parse_args(argv)
+    sub.add_parser("bench", add_help=False,
+                   help="Python harness vs Kafka's ProducerPerformance (see bench --help)")
+    args, rest = ap.parse_known_args(argv)
+    if args.cmd == "bench":
+        from .bench import main as bench
+        return bench(rest)
+    if rest:
+        ap.error(f"unrecognised arguments: {' '.join(rest)}")
     try:
         launcher = launcher_for()
         if args.cmd == "up":

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import socket
 import time
 import uuid
@@ -13,14 +14,14 @@ from confluent_kafka import KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from . import settings as S
-from .errors import LabError, LabTimeout, NotAvailable
+from .errors import LabError, LabTimeout
 from .faults import Faults
 
 T = TypeVar("T")
 QUIET = {"log_level": 0}  # the harness's own clients stay silent; chapters' clients do not
 # The harness's admin client gives up on a request after 1.5 s, so a paused broker (which
 # holds its connection open but never answers) costs one timeout, then another broker is asked.
-ADMIN = {"bootstrap.servers": "", "socket.timeout.ms": 1500, **QUIET}
+ADMIN = {"socket.timeout.ms": 1500, **QUIET}
 READY_TOPIC = "_kafkalab_ready"
 
 
@@ -28,7 +29,6 @@ def launcher_for(kind: str | None = None):
     """The launcher to use: KAFKALAB_LAUNCHER (jvm or docker), else jvm where java is found."""
     from .docker import DockerLauncher
     from .jvm import JvmLauncher
-    import shutil
     kind = kind or os.environ.get("KAFKALAB_LAUNCHER") or (
         "jvm" if shutil.which("java") or os.environ.get("JAVA_HOME") or not shutil.which("docker")
         else "docker")

@@ -165,7 +165,8 @@ def produce(lab, topic: str, config: dict, records: int = 2000, size: int = 200,
                 break
             except BufferError:  # local queue full: serve delivery reports, then retry
                 producer.poll(0.05)
-        producer.poll(0)
+        if i % 500 == 0:
+            producer.poll(0)  # serve delivery reports now and then, not per record
     left = producer.flush(timeout)
     elapsed = time.monotonic() - start
     if left:

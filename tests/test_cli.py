@@ -39,3 +39,11 @@ def test_unknown_broker_on_the_command_line(lab):
     out = cli("kill", "9")
     assert out.returncode == 1
     assert "no broker 9 in the lab; the brokers are [1, 2, 3]" in out.stderr
+
+
+def test_bench_runs_both_producers_and_prints_the_ratio(lab):
+    out = cli("bench", "--records", "3000", "--rounds", "1")
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "round 1 perf-test" in out.stdout and "round 1 harness" in out.stdout
+    ratio = float(out.stdout.strip().splitlines()[-1].split(":")[1])
+    assert ratio > 0
