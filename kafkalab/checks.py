@@ -124,3 +124,26 @@ def check_no_duplicates(lab, producer_config: dict) -> None:
         raise AssertionError(f"{run.duplicates} duplicates and {run.missing} missing records "
                              f"with {config}")
     print(f"Correct: {run.sent} records, each stored exactly once despite the retries.")
+
+
+def check_batching(lab, producer_config: dict, rate: int = 1000, max_requests_per_record:
+                   float = 0.05, max_p99_ms: float = 150.0) -> None:
+    """Pass when, at `rate` records/s, the settings send few requests and keep p99 low."""
+    from .measure import produce
+    topic = lab.new_topic("ex-batching", replication_factor=3)
+    try:
+        run = produce(lab, topic, {"acks": "all", **producer_config}, records=2 * rate,
+                      size=200, rate=rate)
+    except (ValueError, KafkaException) as e:
+        raise AssertionError(f"the producer rejected {producer_config}: {e}") from None
+    per_record = run.produce_requests / run.sent
+    if run.errors:
+        raise AssertionError(f"records failed: {run.errors}")
+    if per_record > max_requests_per_record:
+        raise AssertionError(f"{per_record:.3f} requests per record (batches of "
+                             f"{run.batch('batchcnt'):.1f}): more than "
+                             f"{max_requests_per_record} — let batches fill longer")
+    if run.percentile(99) > max_p99_ms:
+        raise AssertionError(f"p99 latency {run.percentile(99):.0f} ms is over {max_p99_ms:.0f} ms"
+                             " — the batches wait too long")
+    print(f"Correct: {per_record:.3f} requests per record, p99 {run.percentile(99):.0f} ms.")

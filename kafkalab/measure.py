@@ -117,6 +117,27 @@ class ProduceRun:
     elapsed_s: float
     latencies_ms: list[float]  # delivered records only, produce() to delivery report
     errors: dict[str, int]  # error name -> count
+    stats: list[dict] = field(default_factory=list)  # librdkafka's statistics reports
+    warmup_requests: int = 0  # produce requests sent before the timed records
+
+    @property
+    def produce_requests(self) -> int:
+        """Produce requests sent for the timed records (librdkafka statistics, all brokers)."""
+        return _produce_requests(self.stats[-1]) - self.warmup_requests if self.stats else 0
+
+    def batch(self, what: str = "batchcnt") -> float:
+        """Mean records per batch ('batchcnt') or bytes per batch ('batchsize') over the run.
+
+        librdkafka reports these as rolling windows, one per statistics interval, so the
+        windows are combined weighted by how many batches each saw.
+        """
+        total = count = 0.0
+        for report in self.stats:
+            for topic in report.get("topics", {}).values():
+                window = topic.get(what, {})
+                total += window.get("avg", 0) * window.get("cnt", 0)
+                count += window.get("cnt", 0)
+        return total / count if count else float("nan")
 
     @property
     def delivered(self) -> int:
@@ -142,7 +163,18 @@ def produce(lab, topic: str, config: dict, records: int = 2000, size: int = 200,
         raise ValueError(f"records ({records}) and size ({size}) must be at least 1")
     if rate is not None and rate <= 0:
         raise ValueError(f"rate = {rate}/s: use a positive rate, or None for as fast as possible")
-    producer = Producer({"bootstrap.servers": lab.bootstrap, **config})
+    import json
+    reports: list[dict] = []
+    producer = Producer({"bootstrap.servers": lab.bootstrap, "statistics.interval.ms": 200,
+                         "stats_cb": lambda s: reports.append(json.loads(s)), **config})
+    # Warm up: connect and fetch metadata with one record, and let a statistics report close
+    # over it, so the timed records do not pay for the client's start and the counts exclude it.
+    producer.produce(topic, b"warm-up")
+    producer.flush(30)
+    wait_for(lambda: producer.poll(0.05) is not None and reports, 5,
+             "the producer's first statistics report", interval=0)
+    baseline = _produce_requests(reports[-1])
+    reports.clear()
     latencies: list[float] = []
     errors: dict[str, int] = {}
 
@@ -171,7 +203,15 @@ def produce(lab, topic: str, config: dict, records: int = 2000, size: int = 200,
     elapsed = time.monotonic() - start
     if left:
         errors["NOT_DELIVERED_BEFORE_TIMEOUT"] = left
-    return ProduceRun(dict(config), records, elapsed, latencies, errors)
+    count = len(reports)
+    wait_for(lambda: producer.poll(0.1) is not None and len(reports) > count, 5,
+             "a statistics report after the last delivery", interval=0)
+    return ProduceRun(dict(config), records, elapsed, latencies, errors, reports, baseline)
+
+
+def _produce_requests(report: dict) -> int:
+    """Produce requests counted in one librdkafka statistics report, all brokers."""
+    return sum(b.get("req", {}).get("Produce", 0) for b in report.get("brokers", {}).values())
 
 
 @dataclass

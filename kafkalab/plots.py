@@ -156,3 +156,27 @@ def outage_timeline(runs: dict, title: str):
     fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def linger_sweep(runs: dict, title: str):
+    """Latency percentiles, and batch fill / requests per record, against linger.ms."""
+    lingers = sorted(runs)
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.8))
+    for q, style in ((50, "o-"), (99, "^--")):
+        ax1.plot(lingers, [runs[x].percentile(q) for x in lingers], style, label=f"p{q}")
+    ax1.set_xlabel("linger.ms")
+    ax1.set_ylabel("delivery latency (ms)")
+    ax1.set_title("Latency grows with linger")
+    ax1.legend()
+    ax2.plot(lingers, [runs[x].batch("batchcnt") for x in lingers], "o-", color="#5cb85c",
+             label="records per batch")
+    ax2.set_xlabel("linger.ms")
+    ax2.set_ylabel("records per batch", color="#5cb85c")
+    twin = ax2.twinx()
+    twin.plot(lingers, [runs[x].produce_requests / runs[x].sent for x in lingers], "s--",
+              color="#d9534f", label="requests per record")
+    twin.set_ylabel("produce requests per record", color="#d9534f")
+    ax2.set_title("Batches fill, requests fall")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig

@@ -4,6 +4,8 @@ from __future__ import annotations
 import functools
 from typing import Any, Callable
 
+from confluent_kafka import KafkaException
+
 from .errors import LabError
 
 
@@ -13,7 +15,7 @@ def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
     def run(**kwargs: Any) -> Any:
         try:
             return fn(**kwargs)
-        except (ValueError, LabError) as e:
+        except (ValueError, LabError, KafkaException) as e:
             print(f"Not run: {e}")
         except KeyboardInterrupt:
             print("Interrupted; every broker the run touched has been restored.")
