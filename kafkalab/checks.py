@@ -4,7 +4,7 @@ from __future__ import annotations
 from confluent_kafka import KafkaException
 
 from .errors import LabError
-from .measure import leader_loss_trial, write_one, writes_with_brokers_down
+from .measure import leader_loss_trial, writes_with_brokers_down
 
 
 def check_follower_choice(lab, topic: str, victim: int) -> None:
@@ -35,17 +35,8 @@ def check_durability_settings(lab, replication_factor: int, min_insync_replicas:
                               min_insync_replicas=min_insync_replicas)
     except LabError as e:
         raise AssertionError(f"the lab refused these settings: {e}") from None
-    leader = lab.leader(topic)
-    followers = [b for b in lab.replicas(topic) if b != leader]
-    others = followers + [b for b in lab.brokers if b not in lab.replicas(topic)]
-    with lab.killed(others[0]):
-        lab.wait_for(lambda: others[0] not in lab.isr(topic) and lab.isr(topic), 30,
-                     f"broker {others[0]} to leave the ISR")
-        one_down = write_one(lab, topic, {"acks": "all"})
-        with lab.killed(others[1]):
-            lab.wait_for(lambda: lab.isr(topic) == [leader], 30, "the ISR to shrink to the "
-                         "leader alone")
-            two_down = write_one(lab, topic, {"acks": "all"})
+    outcome = writes_with_brokers_down(lab, topic, {"yours": {"acks": "all"}})["yours"]
+    one_down, two_down = outcome[1], outcome[2]
     if one_down is not None:
         raise AssertionError(f"with one broker down the write failed ({one_down}): the "
                              f"topic must keep accepting acks=all writes")

@@ -346,9 +346,12 @@ def write_one(lab, topic: str, config: dict, timeout: float = 30) -> str | None:
 
 
 def writes_with_brokers_down(lab, topic: str, configs: dict[str, dict]) -> dict[str, dict]:
-    """Outcome of one write per config with 0, 1 and 2 of the partition's followers killed."""
+    """Outcome of one write per config with 0, 1 and 2 brokers killed (followers first),
+    keyed 0, 1, 2 and 'back' (after they returned)."""
     leader = lab.leader(topic)
-    followers = [b for b in lab.replicas(topic) if b != leader]
+    replicas = lab.replicas(topic)
+    victims = ([b for b in replicas if b != leader]
+               + [b for b in lab.brokers if b not in replicas])[:2]
     outcome: dict[str, dict] = {label: {} for label in configs}
 
     def probe(down: int) -> None:
@@ -357,9 +360,10 @@ def writes_with_brokers_down(lab, topic: str, configs: dict[str, dict]) -> dict[
 
     probe(0)
     with contextlib.ExitStack() as stack:
-        for down, f in enumerate(followers, start=1):
-            stack.enter_context(lab.killed(f))
-            lab.wait_for(lambda: f not in lab.isr(topic), 30, f"broker {f} to leave the ISR")
+        for down, b in enumerate(victims, start=1):
+            stack.enter_context(lab.killed(b))
+            lab.wait_for(lambda: b not in lab.isr(topic) and b not in lab.live_brokers(), 30,
+                         f"broker {b} to be fenced and out of the ISR")
             probe(down)
     lab.wait_for(lambda: lab.isr(topic) == sorted(lab.replicas(topic)), 60,
                  f"the ISR of {topic} to heal")
