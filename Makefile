@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 VENV_STAMP := $(VENV)/.installed
 JARS_STAMP := kafka/libs/.fetched
 
-.PHONY: venv jars up down status test book lab clean
+.PHONY: venv jars tools up down status test book lab clean
 
 venv: $(VENV_STAMP)
 $(VENV_STAMP): requirements.txt
@@ -23,6 +23,10 @@ $(JARS_STAMP): kafka/pom.xml
 	bash kafka/fetch-jars.sh
 	touch $@
 
+# strace, perf and chromium from apt when missing (root on Debian/Ubuntu).
+tools:
+	@bash .ci/os-packages.sh
+
 up: venv jars
 	$(PY) -m kafkalab up
 
@@ -34,13 +38,13 @@ status: venv
 
 # Unit and behaviour tests against the real lab, then every notebook with nbval;
 # the lab is stopped at the end, pass or fail.
-test: venv jars
+test: venv jars tools
 	@trap '$(PY) -m kafkalab down' EXIT; \
 	$(PY) -m kafkalab up && \
 	$(PY) -m pytest -p no:cacheprovider --nbval-lax --nbval-cell-timeout=600 \
 	    -o testpaths= tests chapters exercises
 
-book: venv jars up
+book: venv jars tools up
 	$(VENV)/bin/jupyter-book build . --all
 
 lab: venv jars up

@@ -138,3 +138,76 @@ def check_batching(lab, producer_config: dict, rate: int = 1000, max_requests_pe
         raise AssertionError(f"p99 latency {run.percentile(99):.0f} ms is over {max_p99_ms:.0f} ms"
                              " — the batches wait too long")
     print(f"Correct: {per_record:.3f} requests per record, p99 {run.percentile(99):.0f} ms.")
+
+
+def check_segment_answer(lab, topic: str, offset: int, base_offset: int, cached: bool) -> None:
+    """Pass when base_offset names the segment holding `offset` and `cached` its residency."""
+    from .storage import segments
+    segs = segments(lab, topic)
+    holding = [s for s in segs if s.base_offset <= offset][-1]
+    if base_offset != holding.base_offset:
+        near = [s.base_offset for s in segs if abs(s.base_offset - offset) < 3000]
+        raise AssertionError(f"offset {offset} is not in the segment starting at {base_offset}; "
+                             f"a segment holds offsets from its base offset up to the next "
+                             f"segment's (base offsets near it: {near})")
+    share = holding.resident
+    if bool(cached) != (share > 0.5):
+        raise AssertionError(f"{100 * share:.0f}% of that segment's pages are in the page "
+                             f"cache, so cached should be {share > 0.5}")
+    print(f"Correct: offset {offset} lies in {holding.log.name}, {100 * share:.0f}% cached.")
+
+
+def check_segment_count(lab, topic_config: dict, megabytes: int = 10, low: int = 5,
+                        high: int = 10) -> None:
+    """Pass when writing `megabytes` of 1 KB records under topic_config leaves low..high segments."""
+    from .storage import fill, segments
+    try:
+        topic = lab.new_topic("ex-segments", replication_factor=1,
+                              config={k: str(v) for k, v in topic_config.items()})
+    except LabError as e:
+        raise AssertionError(f"the lab refused {topic_config}: {e}") from None
+    fill(lab, topic, megabytes * 1000, size=1000)
+    count = len(segments(lab, topic))
+    if not low <= count <= high:
+        raise AssertionError(f"{megabytes} MB made {count} segments, not {low}..{high}: "
+                             f"a segment rolls at segment.bytes")
+    print(f"Correct: {count} segments for {megabytes} MB.")
+
+
+def check_sync_every_request(lab, topic_config: dict) -> None:
+    """Pass when the leader fsyncs at least once per produce request under topic_config."""
+    from .flush import flush_cost
+    try:
+        run = flush_cost(lab, {"yours": {k: str(v) for k, v in topic_config.items()}},
+                         {"acks": "1", "batch.size": 16384}, records=2000, size=1000)["yours"]
+    except LabError as e:
+        raise AssertionError(f"the lab refused {topic_config}: {e}") from None
+    if run.fsyncs < run.run.produce_requests:
+        raise AssertionError(f"{run.fsyncs} fsync calls for {run.run.produce_requests} produce "
+                             f"requests: some requests were acknowledged before a flush")
+    print(f"Correct: {run.fsyncs} fsyncs for {run.run.produce_requests} requests "
+          f"({run.run.throughput:,.0f} records/s).")
+
+
+def check_flush_by_rolling(lab, topic_config: dict, megabytes: int = 8,
+                           every_mib: int = 2) -> None:
+    """Pass when, without flush.* settings, Kafka flushes at least every `every_mib` MiB."""
+    from .probes import SyscallCounter
+    from .storage import fill, segments
+    if any(k.startswith("flush.") for k in topic_config):
+        raise AssertionError("leave flush.messages and flush.ms at their defaults here")
+    try:
+        topic = lab.new_topic("ex-rolling", replication_factor=1,
+                              config={k: str(v) for k, v in topic_config.items()})
+    except LabError as e:
+        raise AssertionError(f"the lab refused {topic_config}: {e}") from None
+    pid, _ = lab.process(lab.leader(topic), "counting fsync calls")
+    with SyscallCounter(pid, ("fsync", "fdatasync")) as calls:
+        fill(lab, topic, megabytes * 1000, size=1000)
+    rolled = len(segments(lab, topic)) - 1
+    flushes = calls["fsync"] + calls["fdatasync"]
+    need = megabytes * 10**6 // (every_mib * 2**20)
+    if rolled < need or flushes < need:
+        raise AssertionError(f"{megabytes} MB rolled {rolled} segments and made {flushes} "
+                             f"flushes; at least {need} of each were needed")
+    print(f"Correct: {rolled} segments rolled, {flushes} fsyncs for {megabytes} MB.")

@@ -132,8 +132,11 @@ class Lab(Faults):
     # --- topics --------------------------------------------------------------------------------
     def new_topic(self, prefix: str = "lab", partitions: int = 1, replication_factor: int = 3,
                   config: dict[str, str] | None = None, min_insync_replicas: int | None = None,
-                  timeout: float = 30) -> str:
-        """Create a topic with a name unique to this call; return it once every partition leads."""
+                  timeout: float = 30, on: list[int] | None = None) -> str:
+        """Create a topic with a name unique to this call; return it once every partition leads.
+
+        `on` places every partition's replicas on those brokers, the first one preferred leader.
+        """
         if not re.fullmatch(r"[A-Za-z0-9._-]{1,200}", prefix):
             raise ValueError(f"topic prefix {prefix!r}: use letters, digits, '.', '_' or '-'")
         name = f"{prefix}-{uuid.uuid4().hex[:10]}"
@@ -141,8 +144,10 @@ class Lab(Faults):
         if min_insync_replicas is not None:
             config["min.insync.replicas"] = str(min_insync_replicas)
         def create() -> bool:
-            fut = self.admin.create_topics([NewTopic(name, partitions, replication_factor,
-                                                     config=config)], request_timeout=10)[name]
+            spec = (NewTopic(name, partitions, replication_factor, config=config) if on is None
+                    else NewTopic(name, partitions, replica_assignment=[list(on)] * partitions,
+                                  config=config))
+            fut = self.admin.create_topics([spec], request_timeout=10)[name]
             try:
                 fut.result(11)
             except KafkaException as e:

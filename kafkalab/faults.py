@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import time
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Iterator
 
 from . import settings as S
@@ -57,6 +58,18 @@ class Faults:
         """Unfreeze a paused broker."""
         n = self._node(broker)
         self.launcher.resume(n)
+
+    def process(self, broker: int, doing: str = "reading a broker's process") -> tuple[int, Path]:
+        """The broker's JVM pid and its logs folder; NotAvailable unless the JVM launcher runs it."""
+        n = self._node(broker, doing)
+        pid = self.launcher.pid(n) if self.launcher.kind == "jvm" else None
+        if self.launcher.kind != "jvm":
+            raise NotAvailable(f"{doing} needs the broker as a local process (the JVM "
+                               f"launcher); with {self.launcher.kind} it runs in a container")
+        if pid is None:
+            raise LabError(f"broker {broker} is not running (start it with `python -m kafkalab "
+                           f"start {broker}`)")
+        return pid, self.launcher.node_dir(n) / "logs"
 
     def state(self, broker: int) -> str:
         """'up', 'paused' or 'down'."""

@@ -190,9 +190,12 @@ class JvmLauncher:
         return []
 
     def _logging(self, n: S.Node) -> list[str]:
-        """JVM flags that send the node's log4j2 output to its logs/ folder."""
+        """JVM flags that send the node's log4j2 output and GC log to its logs/ folder."""
+        logs = self.node_dir(n) / "logs"
         return [f"-Dlog4j2.configurationFile={S.KAFKA_DIR / 'log4j2.xml'}",
-                f"-Dkafka.logs.dir={self.node_dir(n) / 'logs'}"]
+                f"-Dkafka.logs.dir={logs}",
+                # One line per garbage collection: heap before and after (the zero-copy chapter).
+                f"-Xlog:gc:file={logs / 'gc.log'}::filecount=2,filesize=10m"]
 
     # --- faults and lifecycle -----------------------------------------------------------------
     def start(self, n: S.Node) -> int:

@@ -180,3 +180,63 @@ def linger_sweep(runs: dict, title: str):
     fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def bars(values: dict[str, float], title: str, ylabel: str, fmt: str = "%.1f"):
+    """One bar per labelled value."""
+    fig, ax = plt.subplots(figsize=(6.5, 3.2))
+    drawn = ax.bar(list(values), list(values.values()), color="#5b8def")
+    ax.bar_label(drawn, fmt=fmt, fontsize=8)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def segment_files(segs: list, segment_bytes: int, title: str):
+    """The .log size of each segment, by base offset, against the roll size."""
+    fig, ax = plt.subplots(figsize=(8, 3.2))
+    ax.bar([str(s.base_offset) for s in segs], [s.log_bytes / 1024 for s in segs],
+           color="#5b8def", label=".log file")
+    ax.axhline(segment_bytes / 1024, color="#d9534f", ls="--", label="segment.bytes")
+    ax.set_xlabel("segment (base offset = first offset in the file)")
+    ax.set_ylabel("size (KiB)")
+    ax.tick_params(axis="x", labelrotation=90, labelsize=7)
+    ax.set_title(title)
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def residency(stages: dict[str, list[float]], title: str):
+    """Share of each segment's pages in the page cache, one line per moment."""
+    fig, ax = plt.subplots(figsize=(8, 3.2))
+    for i, (stage, values) in enumerate(stages.items()):
+        ax.plot(range(len(values)), [100 * v for v in values], marker="o", ms=3,
+                label=stage, alpha=0.85, ls="-" if i % 2 == 0 else "--")
+    ax.set_xlabel("segment (oldest first)")
+    ax.set_ylabel("pages in page cache (%)")
+    ax.set_ylim(-5, 105)
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def dirty_timeline(timeline, title: str):
+    """Dirty and Writeback memory (MB) over time, with the labelled moments."""
+    fig, ax = plt.subplots(figsize=(8, 3.4))
+    ax.plot(timeline.t, [d / 1e6 for d in timeline.dirty], label="Dirty", color="#d9534f")
+    ax.plot(timeline.t, [w / 1e6 for w in timeline.writeback], label="Writeback",
+            color="#5b8def")
+    top = max(timeline.dirty, default=0) / 1e6
+    for t, label in timeline.marks:
+        ax.axvline(t, color="grey", ls=":", lw=1)
+        ax.text(t, top * 1.02, label, rotation=90, va="bottom", ha="right", fontsize=7)
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("memory (MB, whole machine)")
+    ax.set_ylim(0, top * 1.45 + 1)
+    ax.set_title(title)
+    ax.legend(loc="upper left", fontsize=8)
+    fig.tight_layout()
+    return fig

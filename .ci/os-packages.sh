@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Debian packages the book uses beside Java: strace and perf (the storage chapters watch the
+# broker's system calls) and Chromium (the browser test of the site). Installed with apt when
+# missing and we are root; otherwise says what to install and carries on.
+set -euo pipefail
+need=()
+command -v strace >/dev/null 2>&1 || need+=(strace)
+command -v perf >/dev/null 2>&1 || need+=(linux-perf)
+[ -x /usr/bin/chromium ] || need+=(chromium)
+[ ${#need[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "installing ${need[*]} with apt-get"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+else
+  echo "warning: missing ${need[*]} (Debian/Ubuntu: sudo apt-get install ${need[*]});" \
+       "the storage chapters and the browser test need them" >&2
+fi

@@ -1,0 +1,133 @@
+"""The Linux page cache seen from Python: resident pages of a file, eviction, dirty memory."""
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import mmap
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PAGE = os.sysconf("SC_PAGE_SIZE")
+_libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+_libc.mmap.restype = ctypes.c_void_p
+_libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int,
+                       ctypes.c_int, ctypes.c_long]
+_libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+_libc.mincore.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.POINTER(ctypes.c_ubyte)]
+_MAP_FAILED = ctypes.c_void_p(-1).value
+
+
+def resident(path: str | Path) -> tuple[int, int]:
+    """(pages in the page cache, pages in the file), from mincore(2) on a read-only mapping."""
+    size = os.path.getsize(path)
+    pages = -(-size // PAGE)
+    if size == 0:
+        return 0, 0
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        addr = _libc.mmap(None, size, mmap.PROT_READ, mmap.MAP_SHARED, fd, 0)
+        if addr in (None, _MAP_FAILED):
+            raise OSError(ctypes.get_errno(), f"mmap of {path} failed")
+        try:
+            vec = (ctypes.c_ubyte * pages)()
+            if _libc.mincore(addr, size, vec) != 0:
+                raise OSError(ctypes.get_errno(), f"mincore of {path} failed")
+            return sum(b & 1 for b in bytes(vec)), pages
+        finally:
+            _libc.munmap(addr, size)
+    finally:
+        os.close(fd)
+
+
+def resident_fraction(path: str | Path) -> float:
+    """Share of the file's pages that are in the page cache (1.0 for an empty file)."""
+    cached, pages = resident(path)
+    return cached / pages if pages else 1.0
+
+
+def evict(path: str | Path) -> None:
+    """Write the file's dirty pages, then ask the kernel to drop its cached pages."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fdatasync(fd)  # DONTNEED drops clean pages only
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
+
+
+def meminfo() -> dict[str, int]:
+    """/proc/meminfo in bytes (Dirty: written but not yet on disk; Writeback: on its way)."""
+    out = {}
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        key, value = line.split(":", 1)
+        parts = value.split()
+        out[key] = int(parts[0]) * (1024 if parts[1:] == ["kB"] else 1)
+    return out
+
+
+def vm_writeback() -> dict[str, int]:
+    """The kernel's writeback settings: when dirty pages are written without anyone asking."""
+    names = ("dirty_expire_centisecs", "dirty_writeback_centisecs", "dirty_background_ratio",
+             "dirty_ratio", "dirty_background_bytes", "dirty_bytes")
+    return {n: int(Path(f"/proc/sys/vm/{n}").read_text()) for n in names}
+
+
+def proc_io(pid: int) -> dict[str, int]:
+    """A process's I/O counters (read_bytes: bytes it made the kernel read from the disk)."""
+    rows = Path(f"/proc/{pid}/io").read_text().splitlines()
+    return {k: int(v) for k, v in (row.split(": ") for row in rows)}
+
+
+@dataclass
+class DirtyTimeline:
+    """Dirty and Writeback memory sampled over time, with labelled moments."""
+
+    t: list[float] = field(default_factory=list)
+    dirty: list[int] = field(default_factory=list)
+    writeback: list[int] = field(default_factory=list)
+    marks: list[tuple[float, str]] = field(default_factory=list)
+    t0: float = field(default_factory=time.monotonic)
+
+    def mark(self, label: str) -> None:
+        """Label this moment (drawn as a line on the plot)."""
+        self.marks.append((time.monotonic() - self.t0, label))
+
+    def dirty_at(self, label: str) -> int:
+        """Dirty bytes at the last sample taken before the labelled moment."""
+        moment = dict((name, t) for t, name in self.marks)[label]
+        before = [d for t, d in zip(self.t, self.dirty) if t <= moment]
+        return before[-1] if before else self.dirty[0]
+
+
+class DirtySampler:
+    """Context manager: samples /proc/meminfo Dirty and Writeback every interval seconds."""
+
+    def __init__(self, interval: float = 0.05) -> None:
+        """Prepare a sampler; it starts when the with-block is entered."""
+        self.interval = interval
+        self.timeline = DirtyTimeline()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        """Sample until stopped."""
+        while not self._stop.is_set():
+            info = meminfo()
+            tl = self.timeline
+            tl.t.append(time.monotonic() - tl.t0)
+            tl.dirty.append(info["Dirty"])
+            tl.writeback.append(info["Writeback"])
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> DirtyTimeline:
+        """Start sampling; the timeline fills while the block runs."""
+        self._thread.start()
+        return self.timeline
+
+    def __exit__(self, *exc) -> None:
+        """Stop sampling (one last sample included)."""
+        self._stop.set()
+        self._thread.join()

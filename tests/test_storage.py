@@ -1,0 +1,59 @@
+"""The page-cache and system-call probes the storage chapters rely on, checked against the kernel."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from kafkalab import pagecache, probes, storage
+from kafkalab import settings as S
+
+
+def test_residency_follows_eviction_and_reading():
+    """A written file is cached, evict() drops it, reading it back caches it again."""
+    path = S.RUN_DIR / "test-pages.bin"  # the lab's disk: /tmp may be a tmpfs without eviction
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(os.urandom(2 * 1024 * 1024))
+    assert pagecache.resident_fraction(path) > 0.95
+    pagecache.evict(path)
+    assert pagecache.resident_fraction(path) < 0.05
+    path.read_bytes()
+    assert pagecache.resident_fraction(path) > 0.95
+    assert pagecache.resident(path)[1] == 2 * 1024 * 1024 // pagecache.PAGE
+    path.unlink()
+
+
+def test_syscall_counter_counts_exactly(tmp_path):
+    """perf counts the fsync calls a child makes after it is attached, no more, no fewer."""
+    child = subprocess.Popen(
+        [sys.executable, "-c",
+         "import os, sys\nsys.stdin.readline()\nfd = os.open(sys.argv[1], os.O_CREAT | os.O_WRONLY)\n"
+         "for _ in range(37): os.fsync(fd)\nprint('done', flush=True)\nsys.stdin.readline()",
+         str(tmp_path / "f")], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        with probes.SyscallCounter(child.pid, ("fsync", "fdatasync")) as calls:
+            child.stdin.write("go\n")
+            child.stdin.flush()
+            assert child.stdout.readline().strip() == "done"
+        assert calls.counts == {"fsync": 37, "fdatasync": 0}
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_segments_roll_at_segment_bytes(lab):
+    """Three MB into 1 MiB segments make at least three files, each under the limit."""
+    topic = lab.new_topic("test-segments", replication_factor=1,
+                          config={"segment.bytes": str(2**20)})
+    storage.fill(lab, topic, 3000, size=1000)
+    segs = storage.segments(lab, topic)
+    assert len(segs) >= 3 and all(s.log_bytes <= 2**20 for s in segs), segs
+    assert [s.base_offset for s in segs] == sorted({s.base_offset for s in segs})
+
+
+def test_fill_rejects_records_too_small_for_their_number(lab):
+    """fill() needs 8 bytes per record for the record's number."""
+    with pytest.raises(ValueError, match="at least 8 bytes"):
+        storage.fill(lab, "unused", 1, size=4)
