@@ -36,16 +36,21 @@ down:
 status: venv
 	$(PY) -m kafkalab status
 
-# Unit and behaviour tests against the real lab, then every notebook with nbval;
-# the lab is stopped at the end, pass or fail.
+# Unit and behaviour tests against the real lab and every notebook with nbval (each notebook
+# runs once; tests/nbcapture.py keeps its outputs), then the site built from those outputs and
+# opened in headless Chromium. The lab is stopped at the end, pass or fail.
 test: venv jars tools
 	@trap '$(PY) -m kafkalab down' EXIT; \
 	$(PY) -m kafkalab up && \
-	$(PY) -m pytest -p no:cacheprovider --nbval-lax --nbval-cell-timeout=600 \
-	    -o testpaths= tests chapters exercises
+	$(PY) -m pytest -p no:cacheprovider -p tests.nbcapture --nbval-lax --nbval-cell-timeout=600 \
+	    -o testpaths= --ignore=tests/browser tests chapters exercises && \
+	$(PY) -m kafkalab.book --no-execute && \
+	$(PY) -m pytest -p no:cacheprovider -o testpaths= tests/browser
 
+# The site: notebooks without an up-to-date executed copy run against the lab, then
+# jupyter-book builds _build/html with execution off.
 book: venv jars tools up
-	$(VENV)/bin/jupyter-book build . --all
+	$(PY) -m kafkalab.book
 
 lab: venv jars up
 	$(VENV)/bin/jupyter lab

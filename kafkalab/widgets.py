@@ -23,10 +23,18 @@ def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
     return run
 
 
-def panel(fn: Callable[..., Any], **controls: Any):
-    """An interact_manual panel (Run button) over fn; errors in fn are reported, not raised."""
+def panel(fn: Callable[..., Any], preview: bool = True, **controls: Any):
+    """An interact_manual panel (Run button) over fn, and fn's result with its default settings.
+
+    The preview is what the static site shows where no kernel runs the panel; errors in fn are
+    reported, not raised.
+    """
     from ipywidgets import interact_manual
-    return interact_manual(guarded(fn), **controls)
+    shown = interact_manual(guarded(fn), **controls)
+    if preview:
+        print("With the default settings (change them above and press Run):")
+        guarded(fn)()
+    return shown
 
 
 def check_range(name: str, value: float, low: float, high: float, unit: str = "") -> None:

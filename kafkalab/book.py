@@ -1,0 +1,249 @@
+"""The published site: executed notebooks, the claims ledger, and a build with execution off.
+
+Notebooks are executed once — by the test run (nbval, through tests/nbcapture.py) or here when
+`make book` finds no up-to-date executed copy — and saved under _build/executed with a key of
+their sources and of kafkalab's. The site is then built from a staged copy of the book whose
+configuration turns execution off, so no notebook runs twice.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import hashlib
+import html
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from . import settings as S
+
+EXECUTED = S.ROOT / "_build" / "executed"
+STAGE = S.ROOT / "_build" / "stage"
+HTML = S.ROOT / "_build" / "html"
+KEY = "kafkalab_source_key"  # notebook metadata: which sources an executed copy came from
+PAGES = ("intro.md", "glossary.md")
+WIDGET = "application/vnd.jupyter.widget-view+json"
+
+
+def notebooks() -> list[Path]:
+    """The book's notebooks in table-of-contents order (chapters, then exercises)."""
+    toc = yaml.safe_load((S.ROOT / "_toc.yml").read_text())
+    files = [c["file"] for part in toc["parts"] for c in part["chapters"]]
+    return [S.ROOT / f"{f}.ipynb" for f in files if (S.ROOT / f"{f}.ipynb").exists()]
+
+
+def source_key(path: Path) -> str:
+    """Hash of a notebook's cell sources and of the kafkalab code it calls."""
+    nb = json.loads(path.read_text())
+    h = hashlib.sha256()
+    for cell in nb["cells"]:
+        h.update(cell["cell_type"].encode() + "".join(cell["source"]).encode() + b"\0")
+    for module in sorted((S.ROOT / "kafkalab").glob("*.py")):
+        if module.name != "book.py":  # the site's tooling does not change what a notebook measures
+            h.update(module.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def executed_path(path: Path) -> Path:
+    """Where the executed copy of a book notebook lives."""
+    return EXECUTED / path.relative_to(S.ROOT)
+
+
+def up_to_date(path: Path) -> bool:
+    """True when the executed copy exists and was made from the current sources."""
+    copy = executed_path(path)
+    return copy.exists() and json.loads(copy.read_text())["metadata"].get(KEY) == source_key(path)
+
+
+def save_executed(path: Path, outputs: dict[int, list]) -> Path:
+    """Write a notebook with outputs per code cell (by code-cell number) and its source key."""
+    import nbformat
+    nb = nbformat.read(path, as_version=4)
+    count = 0
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            outs = outputs.get(count)
+            count += 1
+            if outs is not None:
+                # A widget's view needs a live kernel; the static site shows the preview below it.
+                cell.outputs = [nbformat.from_dict(o) for o in outs
+                                if WIDGET not in o.get("data", {})]
+                for o in cell.outputs:
+                    if o.get("output_type") == "execute_result":
+                        o["execution_count"] = count
+                cell.execution_count = count
+    nb.metadata[KEY] = source_key(path)
+    copy = executed_path(path)
+    copy.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, copy)
+    return copy
+
+
+def execute(path: Path) -> Path:
+    """Run a notebook with nbclient (600 s per cell) and save the executed copy; raise on error."""
+    import nbformat
+    from nbclient import NotebookClient
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(nb, timeout=600, kernel_name="python3",
+                            resources={"metadata": {"path": str(path.parent)}})
+    try:
+        client.execute()
+    finally:
+        outputs = {i: c.outputs for i, c in enumerate(x for x in nb.cells if x.cell_type == "code")}
+        save_executed(path, outputs)
+    return executed_path(path)
+
+
+_VERDICT = re.compile(r"\*\*([^*]*?Claim [A-Z]\d+[^*]*)\*\*([^*]*)")
+
+
+def verdicts(executed: Path, doc: str) -> list[dict]:
+    """The claims a notebook rules on: claim id, verdict, whether its assert held, evidence."""
+    nb = json.loads(executed.read_text())
+    cells = nb["cells"]
+    rows = []
+    for i, cell in enumerate(cells):
+        if cell["cell_type"] != "markdown":
+            continue
+        text = "".join(cell["source"])
+        check = next((c for c in cells[i + 1:] if c["cell_type"] == "code"), None)
+        for bold, after in _VERDICT.findall(text.replace("\n", " ")):
+            ids = re.findall(r"Claim ([A-Z]\d+)", bold)
+            if "—" in bold:
+                verdict = bold.split("—", 1)[1].strip(" .:")
+            else:
+                verdict = after.strip(" .:").split(". ")[0][:90]
+            rows.extend({"claim": c, "doc": doc, "verdict": verdict,
+                         "status": _status(check), "evidence": _evidence(check)} for c in ids)
+    return rows
+
+
+def _status(cell: dict | None) -> str:
+    """'held', 'failed' or 'not run' for a verdict cell of an executed notebook."""
+    if cell is None or cell.get("execution_count") is None:
+        return "not run"
+    return "failed" if any(o["output_type"] == "error" for o in cell["outputs"]) else "held"
+
+
+def _evidence(cell: dict | None) -> str:
+    """The last line the verdict cell printed: the measured numbers behind the verdict."""
+    if cell is None:
+        return ""
+    text = "".join("".join(o.get("text", "")) for o in cell.get("outputs", [])
+                   if o["output_type"] == "stream" and o.get("name") == "stdout")
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    return lines[-1] if lines else ""
+
+
+def ledger(rows: list[dict], versions: dict[str, str]) -> str:
+    """The claims-ledger page (MyST markdown), one row per claim and verdict cell."""
+    order = lambda r: (r["claim"][0], int(r["claim"][1:]))
+    mark = {"held": "✓ held", "failed": "✗ FAILED", "not run": "– not run"}
+    out = ["# Claims ledger", "",
+           "Every claim the chapters test, with the chapter's verdict, whether its `assert` held "
+           "in this build, and the numbers that cell printed. This page is generated from the "
+           "executed notebooks each time the site is built.", "",
+           "Measured with " + ", ".join(f"{k} {v}" for k, v in versions.items()) + ".", "",
+           "| claim | chapter | verdict | assert | measured in this build |",
+           "|---|---|---|---|---|"]
+    for r in sorted(rows, key=order):
+        evidence = html.escape(r["evidence"]).replace("|", "\\|")
+        out.append(f"| {r['claim']} | {{doc}}`/{r['doc']}` | {r['verdict']} | "
+                   f"{mark[r['status']]} | {evidence} |")
+    return "\n".join(out) + "\n"
+
+
+def stage(versions: dict[str, str]) -> list[dict]:
+    """Copy the book with executed notebooks into _build/stage, execution off; return the ledger."""
+    if STAGE.exists():
+        shutil.rmtree(STAGE)
+    STAGE.mkdir(parents=True)
+    rows = []
+    for nb in notebooks():
+        copy = executed_path(nb)
+        target = STAGE / nb.relative_to(S.ROOT)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(copy, target)
+        doc = str(nb.relative_to(S.ROOT).with_suffix(""))
+        if doc.startswith("chapters/"):
+            rows += verdicts(copy, doc)
+    for page in PAGES:
+        shutil.copy(S.ROOT / page, STAGE / page)
+    (STAGE / "ledger.md").write_text(ledger(rows, versions))
+    toc = yaml.safe_load((S.ROOT / "_toc.yml").read_text())
+    for part in toc["parts"]:
+        if part.get("caption") == "Reference":
+            part["chapters"].insert(0, {"file": "ledger"})
+    (STAGE / "_toc.yml").write_text(yaml.safe_dump(toc, sort_keys=False))
+    config = yaml.safe_load((S.ROOT / "_config.yml").read_text())
+    config["execute"]["execute_notebooks"] = "off"
+    config["sphinx"]["extra_extensions"].append("kafkalab.book")  # setup() below
+    built = datetime.date.today().isoformat()
+    config.setdefault("html", {})["extra_footer"] = (
+        "<p>Measured with " + ", ".join(f"{k} {v}" for k, v in versions.items())
+        + f"; built {built}.</p>")
+    (STAGE / "_config.yml").write_text(yaml.safe_dump(config, sort_keys=False))
+    return rows
+
+
+def build(run: bool = True) -> Path:
+    """Execute stale notebooks (when run), stage, and build the site into _build/html."""
+    from . import versions
+    stale = [nb for nb in notebooks() if not up_to_date(nb)]
+    if stale and not run:
+        names = ", ".join(str(nb.relative_to(S.ROOT)) for nb in stale)
+        raise SystemExit(f"no up-to-date executed copy of {names}: run the notebooks first "
+                         "(`make test` saves them) or build with `make book`")
+    for nb in stale:
+        print(f"executing {nb.relative_to(S.ROOT)}", flush=True)
+        execute(nb)
+    rows = stage(versions())
+    failed = [r["claim"] for r in rows if r["status"] != "held"]
+    if failed:
+        raise SystemExit(f"verdicts that did not hold: {failed}")
+    out = S.ROOT / "_build" / "site"
+    cmd = [str(Path(sys.executable).parent / "jupyter-book"), "build", str(STAGE),
+           "--path-output", str(out), "--warningiserror", "--nitpick", "--quiet"]
+    subprocess.run(cmd, check=True)
+    if HTML.exists():
+        shutil.rmtree(HTML)
+    shutil.copytree(out / "_build" / "html", HTML)
+    print(f"site: {HTML / 'index.html'} ({len(rows)} verdicts in the ledger)")
+    return HTML
+
+
+def setup(app) -> dict:
+    """Sphinx extension for the staged build: each page loads each script once.
+
+    sphinx-thebe 0.3.1 registers its inline configuration script twice under jupyter-book
+    1.0.4, and the second copy fails in the browser ("THEBE_JS_URL has already been declared").
+    """
+    def unique_scripts(app, pagename, templatename, context, doctree) -> None:
+        seen, kept = set(), []
+        for script in context.get("script_files", []):
+            key = (getattr(script, "filename", str(script)) or "",  # '' and None: inline
+                   repr(sorted(getattr(script, "attributes", {}).items())))
+            if key not in seen:
+                seen.add(key)
+                kept.append(script)
+        if "script_files" in context:
+            context["script_files"][:] = kept
+    app.connect("html-page-context", unique_scripts, priority=900)  # after the others add theirs
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m kafkalab.book [--no-execute]`."""
+    p = argparse.ArgumentParser(prog="python -m kafkalab.book", description=build.__doc__)
+    p.add_argument("--no-execute", action="store_true",
+                   help="fail instead of running notebooks without an up-to-date executed copy")
+    build(run=not p.parse_args(argv).no_execute)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,115 @@
+"""The built site, opened page by page in headless Chromium the way a reader opens it.
+
+Needs _build/html (`make book`, or `make test`, which builds it from the notebooks it just ran)
+and Debian's chromium at /usr/bin/chromium; Playwright drives it and never downloads a browser.
+"""
+from __future__ import annotations
+
+import functools
+import http.server
+import threading
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+import pytest
+
+from kafkalab import book
+
+CHROMIUM = Path("/usr/bin/chromium")
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+SHOTS = book.S.ROOT / "_build" / "screenshots"
+PAGES = sorted(p.relative_to(book.HTML).as_posix() for p in book.HTML.rglob("*.html")
+               if not p.relative_to(book.HTML).as_posix().startswith("_")) \
+    if book.HTML.exists() else []
+
+
+@pytest.fixture(scope="module")
+def site():
+    """The site served on 127.0.0.1 (a random free port) for the module's tests."""
+    if not (book.HTML / "index.html").exists():
+        pytest.fail(f"no site at {book.HTML}: build it with `make book`")
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args) -> None:
+            """Keep the test output free of one line per request."""
+    handler = functools.partial(Quiet, directory=str(book.HTML))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Debian Chromium under Playwright."""
+    if not CHROMIUM.exists():
+        pytest.fail("no /usr/bin/chromium: `make tools` installs Debian's chromium as root")
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=FLAGS)
+        yield b
+        b.close()
+
+
+def _open(browser, url: str):
+    """A fresh page that never leaves 127.0.0.1, recording script errors and failed loads."""
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.errors, page.failed = [], []
+    page.on("pageerror", lambda e: page.errors.append(str(e)))
+    page.on("response", lambda r: r.status >= 400 and page.failed.append(f"{r.status} {r.url}"))
+    page.route("**/*", lambda route: route.continue_()
+               if urlparse(route.request.url).hostname == "127.0.0.1" else route.abort())
+    response = page.goto(url, wait_until="load")
+    assert response is not None and response.ok, f"{url}: {response and response.status}"
+    return page
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_page_loads_without_errors(browser, site, path):
+    """Every page loads, runs no failing script, loads all of its own files, links inside the site."""
+    page = _open(browser, f"{site}/{path}")
+    try:
+        page.wait_for_load_state("networkidle")
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / (path.replace("/", "_") + ".png")), full_page=False)
+        assert not page.errors, f"{path}: JavaScript errors {page.errors}"
+        assert not page.failed, f"{path}: failed loads {page.failed}"
+        broken = []
+        for href in page.eval_on_selector_all("a[href]", "els => els.map(e => e.href)"):
+            u = urlparse(href)
+            if u.hostname != "127.0.0.1" or not u.path:
+                continue
+            target = book.HTML / unquote(u.path).lstrip("/")
+            if not (target.is_file() or (target / "index.html").is_file()):
+                broken.append(u.path)
+        assert not broken, f"{path}: links to missing pages {sorted(set(broken))}"
+        if path.startswith("chapters/"):
+            widths = page.eval_on_selector_all("img", "els => els.map(e => e.naturalWidth)")
+            assert any(w > 0 for w in widths), f"{path}: no figure loaded ({widths})"
+    finally:
+        page.close()
+
+
+def test_every_chapter_is_a_page():
+    """Each chapter notebook became a page of the site."""
+    for nb in book.notebooks():
+        html = book.HTML / nb.relative_to(book.S.ROOT).with_suffix(".html")
+        assert html.is_file(), f"{nb.name} has no page at {html}"
+
+
+def test_search_finds_the_acks_chapter(browser, site):
+    """The site's search returns the acks chapter for 'acks'."""
+    page = _open(browser, f"{site}/search.html?q=acks")
+    try:
+        page.wait_for_selector("#search-results a[href*='01-acks']", timeout=20_000)
+        assert not page.errors, page.errors
+    finally:
+        page.close()
+
+
+def test_ledger_lists_every_verdict_as_held():
+    """The claims ledger names each claim the chapters rule on, each assert held."""
+    text = (book.HTML / "ledger.html").read_text()
+    for claim in ("A1", "A2", "A3", "B1", "B6", "C1", "C5", "D1", "D5", "E1", "E5"):
+        assert f">{claim}<" in text, f"claim {claim} missing from the ledger"
+    assert "FAILED" not in text and "not run" not in text

@@ -1,0 +1,38 @@
+"""pytest plugin: keep the outputs nbval collects and save each notebook executed, for the site.
+
+`pytest -p tests.nbcapture --nbval-lax ... chapters exercises` writes _build/executed/<path>
+for every notebook whose cells all ran, so `python -m kafkalab.book --no-execute` can build
+the site from this same run instead of executing the notebooks again.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+_outputs: dict[Path, dict[int, list]] = defaultdict(dict)
+_cells: dict[Path, int] = defaultdict(int)
+
+
+def pytest_collection_modifyitems(items) -> None:
+    """Count the code cells of each collected notebook."""
+    for item in items:
+        if hasattr(item, "cell_num") and hasattr(item, "test_outputs"):
+            _cells[Path(str(item.fspath))] += 1
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """After a notebook cell ran, keep what it printed and drew."""
+    yield
+    if call.when == "call" and getattr(item, "test_outputs", None) is not None:
+        _outputs[Path(str(item.fspath))][item.cell_num] = list(item.test_outputs)
+
+
+def pytest_sessionfinish(session) -> None:
+    """Write every fully run notebook to _build/executed."""
+    from kafkalab import book
+    for path, outputs in _outputs.items():
+        if len(outputs) == _cells[path]:
+            book.save_executed(path, outputs)
