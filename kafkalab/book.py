@@ -118,7 +118,7 @@ def verdicts(executed: Path, doc: str) -> list[dict]:
                 verdict = bold.split("—", 1)[1].strip(" .:")
             else:
                 verdict = after.strip(" .:").split(". ")[0][:90]
-            rows.extend({"claim": c, "doc": doc, "verdict": verdict,
+            rows.extend({"claim": c, "doc": doc, "verdict": verdict or "see the chapter",
                          "status": _status(check), "evidence": _evidence(check)} for c in ids)
     return rows
 

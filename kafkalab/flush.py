@@ -44,6 +44,7 @@ class DirtyRun:
     timeline: pagecache.DirtyTimeline
     log_bytes_while_dirty: int  # size of the .log file while its pages were still dirty
     resident: dict[str, float] = field(default_factory=dict)  # moment -> share of .log cached
+    dirty: dict[str, float] = field(default_factory=dict)  # moment -> share of cached .log dirty
     settings: dict[str, int] = field(default_factory=dict)  # the kernel's writeback settings
     restart: Restart | None = None  # what the broker said when it started again
 
@@ -73,11 +74,13 @@ def dirty_until_stop(lab, broker: int, records: int = 40000, size: int = 1000,
         run = DirtyRun(topic, broker, data, tl, log.stat().st_size,
                        settings=pagecache.vm_writeback())
         run.resident["before the stop"] = pagecache.resident_fraction(log)
+        run.dirty["before the stop"] = pagecache.dirty_fraction(log)
         tl.mark("clean stop")
         def stopped() -> None:
             tl.mark("broker stopped")
             _until(tl, 1)
             run.resident["after the stop"] = pagecache.resident_fraction(log)
+            run.dirty["after the stop"] = pagecache.dirty_fraction(log)
         run.restart = restart(lab, broker, [topic], "clean stop", while_down=stopped)
     return run
 

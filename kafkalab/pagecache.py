@@ -131,3 +131,54 @@ class DirtySampler:
         """Stop sampling (one last sample included)."""
         self._stop.set()
         self._thread.join()
+
+
+_KPF_DIRTY, _KPF_WRITEBACK = 1 << 4, 1 << 8  # bits of /proc/kpageflags (kernel's page-flags ABI)
+
+
+def dirty(path: str | Path) -> tuple[int, int]:
+    """(dirty pages, cached pages) of a file: its cached pages' flags from /proc/kpageflags.
+
+    Maps the file, touches only pages already cached (so nothing is read from disk), looks up
+    each page frame in /proc/self/pagemap and reads its flags. Needs root: without it the
+    kernel hides page frame numbers.
+    """
+    size = os.path.getsize(path)
+    if size == 0:
+        return 0, 0
+    pages = -(-size // PAGE)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        addr = _libc.mmap(None, size, mmap.PROT_READ, mmap.MAP_SHARED, fd, 0)
+        if addr in (None, _MAP_FAILED):
+            raise OSError(ctypes.get_errno(), f"mmap of {path} failed")
+        try:
+            vec = (ctypes.c_ubyte * pages)()
+            if _libc.mincore(addr, size, vec) != 0:
+                raise OSError(ctypes.get_errno(), f"mincore of {path} failed")
+            cached = [i for i, b in enumerate(bytes(vec)) if b & 1]
+            for i in cached:  # map the cached page into this process without reading the disk
+                ctypes.c_ubyte.from_address(addr + i * PAGE).value
+            n_dirty = 0
+            with open("/proc/self/pagemap", "rb") as pagemap, open("/proc/kpageflags", "rb") as kf:
+                for i in cached:
+                    pagemap.seek((addr // PAGE + i) * 8)
+                    entry = int.from_bytes(pagemap.read(8), "little")
+                    pfn = entry & ((1 << 55) - 1)
+                    if not entry >> 63 or pfn == 0:
+                        raise PermissionError("page frame numbers are hidden: reading page "
+                                              "flags needs root")
+                    kf.seek(pfn * 8)
+                    flags = int.from_bytes(kf.read(8), "little")
+                    n_dirty += bool(flags & (_KPF_DIRTY | _KPF_WRITEBACK))
+            return n_dirty, len(cached)
+        finally:
+            _libc.munmap(addr, size)
+    finally:
+        os.close(fd)
+
+
+def dirty_fraction(path: str | Path) -> float:
+    """Share of the file's cached pages that are dirty or being written back (0.0 if none cached)."""
+    n_dirty, cached = dirty(path)
+    return n_dirty / cached if cached else 0.0

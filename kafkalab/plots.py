@@ -209,16 +209,15 @@ def segment_files(segs: list, segment_bytes: int, title: str):
 
 
 def residency(stages: dict[str, list[float]], title: str):
-    """Share of each segment's pages in the page cache, one line per moment."""
-    fig, ax = plt.subplots(figsize=(8, 3.2))
-    for i, (stage, values) in enumerate(stages.items()):
-        ax.plot(range(len(values)), [100 * v for v in values], marker="o", ms=3,
-                label=stage, alpha=0.85, ls="-" if i % 2 == 0 else "--")
+    """Share of each segment's pages in the page cache: one row per moment, one column per segment."""
+    import numpy as np
+    grid = np.array([[100 * v for v in values] for values in stages.values()])
+    fig, ax = plt.subplots(figsize=(8, 0.6 * len(stages) + 1.4))
+    shown = ax.imshow(grid, aspect="auto", cmap="Blues", vmin=0, vmax=100)
+    ax.set_yticks(range(len(stages)), list(stages))
     ax.set_xlabel("segment (oldest first)")
-    ax.set_ylabel("pages in page cache (%)")
-    ax.set_ylim(-5, 105)
+    fig.colorbar(shown, ax=ax, label="pages in page cache (%)", pad=0.01)
     ax.set_title(title)
-    ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
 

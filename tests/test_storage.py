@@ -25,6 +25,22 @@ def test_residency_follows_eviction_and_reading():
     path.unlink()
 
 
+def test_page_flags_show_dirty_until_synced():
+    """Freshly written pages are dirty; after fdatasync the same cached pages are clean."""
+    path = S.RUN_DIR / "test-dirty.bin"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(os.urandom(4 * 1024 * 1024))
+    try:
+        assert pagecache.dirty_fraction(path) > 0.9
+        fd = os.open(path, os.O_RDONLY)
+        os.fdatasync(fd)
+        os.close(fd)
+        n_dirty, cached = pagecache.dirty(path)
+        assert n_dirty == 0 and cached == 1024, (n_dirty, cached)
+    finally:
+        path.unlink()
+
+
 def test_syscall_counter_counts_exactly(tmp_path):
     """perf counts the fsync calls a child makes after it is attached, no more, no fewer."""
     child = subprocess.Popen(
