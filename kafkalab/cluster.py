@@ -14,7 +14,7 @@ from confluent_kafka import KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from . import settings as S
-from .errors import LabError, LabTimeout
+from .errors import LabError, LabTimeout, show_as_note
 from .faults import Faults
 
 T = TypeVar("T")
@@ -201,6 +201,7 @@ def node_status(launcher) -> list[dict[str, Any]]:
 
 def connect(start: bool = True, timeout: float = 90) -> Lab:
     """Attach to the lab (or KAFKA_BOOTSTRAP_SERVERS); start it, or heal it, when start is True."""
+    show_as_note()  # in a notebook, what an external cluster cannot do is a note, not a traceback
     external = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     if external:
         lab = Lab(external)

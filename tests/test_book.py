@@ -1,0 +1,52 @@
+"""The claims ledger is read from executed notebooks: verdict words, assert status, evidence."""
+from __future__ import annotations
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+
+from kafkalab import book
+
+
+def _executed(tmp_path, verdict_md: str, outputs: list) -> str:
+    nb = new_notebook(cells=[new_markdown_cell(verdict_md), new_code_cell("assert x", outputs=outputs,
+                                                                          execution_count=1)])
+    path = tmp_path / "chapter.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+def test_held_verdicts_carry_word_and_last_printed_line(tmp_path):
+    """Two claims in one bold span share the verdict cell; the evidence is its last stdout line."""
+    path = _executed(tmp_path, "**Verdict on Claim B6 and Claim A6 — true.** More text.",
+                     [new_output("stream", name="stdout", text="first\nduplicates: 0 vs 5\n")])
+    rows = book.verdicts(path, "chapters/x")
+    assert [(r["claim"], r["verdict"], r["status"]) for r in rows] == [
+        ("B6", "true", "held"), ("A6", "true", "held")]
+    assert rows[0]["evidence"] == "duplicates: 0 vs 5"
+
+
+def test_a_failed_assert_is_marked_failed_in_the_ledger(tmp_path):
+    """A verdict cell that raised shows as FAILED, so the site build refuses it."""
+    path = _executed(tmp_path, "**Claim C2 — true.**",
+                     [new_output("error", ename="AssertionError", evalue="(1, 2)", traceback=[])])
+    rows = book.verdicts(path, "chapters/x")
+    assert rows[0]["status"] == "failed"
+    assert "✗ FAILED" in book.ledger(rows, {"Apache Kafka": "4.4.0"})
+
+
+def test_saved_outputs_drop_widget_views_and_number_cells(tmp_path, monkeypatch):
+    """Executed copies keep printed output, drop widget views, and count executions."""
+    src = tmp_path / "nb.ipynb"
+    nbformat.write(new_notebook(cells=[new_code_cell("1"), new_markdown_cell("m"),
+                                       new_code_cell("panel")]), src)
+    monkeypatch.setattr(book.S, "ROOT", tmp_path)  # write the copy inside tmp_path
+    monkeypatch.setattr(book, "EXECUTED", tmp_path / "executed")
+    copy = book.save_executed(src, {
+        0: [new_output("stream", name="stdout", text="hi\n")],
+        1: [new_output("display_data", data={book.WIDGET: {"model_id": "x"}}),
+            new_output("stream", name="stdout", text="preview\n")]})
+    nb = nbformat.read(copy, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert [c.execution_count for c in code] == [1, 2]
+    assert [o.get("text") for o in code[1].outputs] == ["preview\n"]
+    assert nb.metadata[book.KEY]
