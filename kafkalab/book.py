@@ -187,8 +187,26 @@ def stage(versions: dict[str, str]) -> list[dict]:
     config.setdefault("html", {})["extra_footer"] = (
         "<p>Measured with " + ", ".join(f"{k} {v}" for k, v in versions.items())
         + f"; built {built}.</p>")
+    url = repository_url()
+    if url:
+        config["repository"] = {"url": url, "branch": "main", "path_to_book": ""}
+        config["html"].update(use_repository_button=True, use_issues_button=True)
     (STAGE / "_config.yml").write_text(yaml.safe_dump(config, sort_keys=False))
     return rows
+
+
+def repository_url() -> str:
+    """The public repository for the site's buttons: $BOOK_REPOSITORY_URL, else git's origin."""
+    import os
+    url = os.environ.get("BOOK_REPOSITORY_URL", "")
+    if not url:
+        found = subprocess.run(["git", "-C", str(S.ROOT), "remote", "get-url", "origin"],
+                               capture_output=True, text=True)
+        url = found.stdout.strip() if found.returncode == 0 else ""
+    if url.startswith("git@github.com:"):
+        url = "https://github.com/" + url.split(":", 1)[1]
+    url = url.removesuffix(".git")
+    return url if url.startswith("https://") else ""  # a local path is no link for readers
 
 
 def build(run: bool = True) -> Path:
