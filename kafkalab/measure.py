@@ -295,7 +295,9 @@ def read_partition(lab, topic: str, partition: int = 0, timeout: float = 60,
         lab.wait_for(lambda: lab.isr(topic, partition) == sorted(lab.replicas(topic, partition)),
                      timeout, f"every replica of {topic}-{partition} to be in sync")
         tp = TopicPartition(topic, partition, OFFSET_BEGINNING)
-        low, high = consumer.get_watermark_offsets(tp, timeout=10)
+        # Just after a restart the new consumer's metadata may not know the partition yet.
+        watermarks = lambda: consumer.get_watermark_offsets(tp, timeout=2)
+        low, high = wait_for(watermarks, 30, f"the watermarks of {topic}-{partition}")
         consumer.assign([tp])
         values: list[bytes] = []
         position = [low]
@@ -309,7 +311,7 @@ def read_partition(lab, topic: str, partition: int = 0, timeout: float = 60,
         while True:  # read to the high watermark, until it stops moving
             wait_for(caught_up, timeout, f"reading {topic}-{partition} up to offset {high}",
                      interval=0)
-            newer = consumer.get_watermark_offsets(tp, timeout=10)[1]
+            newer = wait_for(watermarks, 30, f"the watermarks of {topic}-{partition}")[1]
             if newer == high:
                 break
             high = newer
