@@ -55,9 +55,13 @@ def executed_path(path: Path) -> Path:
 
 
 def up_to_date(path: Path) -> bool:
-    """True when the executed copy exists and was made from the current sources."""
+    """True when the executed copy exists, was made from the current sources and ran cleanly."""
     copy = executed_path(path)
-    return copy.exists() and json.loads(copy.read_text())["metadata"].get(KEY) == source_key(path)
+    if not copy.exists():
+        return False
+    nb = json.loads(copy.read_text())
+    failed = any(o.get("output_type") == "error" for c in nb["cells"] for o in c.get("outputs", []))
+    return not failed and nb["metadata"].get(KEY) == source_key(path)
 
 
 def save_executed(path: Path, outputs: dict[int, list]) -> Path:
