@@ -7,8 +7,10 @@ import mmap
 import os
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 _libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
@@ -20,26 +22,33 @@ _libc.mincore.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.POINTER(ctype
 _MAP_FAILED = ctypes.c_void_p(-1).value
 
 
-def resident(path: str | Path) -> tuple[int, int]:
-    """(pages in the page cache, pages in the file), from mincore(2) on a read-only mapping."""
+@contextmanager
+def _mapped(path: str | Path) -> Iterator[tuple[int, list[int]]]:
+    """Map the file read-only; yield its address and the indexes of its cached pages (mincore)."""
     size = os.path.getsize(path)
-    pages = -(-size // PAGE)
     if size == 0:
-        return 0, 0
+        yield 0, []
+        return
     fd = os.open(path, os.O_RDONLY)
     try:
         addr = _libc.mmap(None, size, mmap.PROT_READ, mmap.MAP_SHARED, fd, 0)
         if addr in (None, _MAP_FAILED):
             raise OSError(ctypes.get_errno(), f"mmap of {path} failed")
         try:
-            vec = (ctypes.c_ubyte * pages)()
+            vec = (ctypes.c_ubyte * -(-size // PAGE))()
             if _libc.mincore(addr, size, vec) != 0:
                 raise OSError(ctypes.get_errno(), f"mincore of {path} failed")
-            return sum(b & 1 for b in bytes(vec)), pages
+            yield addr, [i for i, b in enumerate(bytes(vec)) if b & 1]
         finally:
             _libc.munmap(addr, size)
     finally:
         os.close(fd)
+
+
+def resident(path: str | Path) -> tuple[int, int]:
+    """(pages in the page cache, pages in the file), from mincore(2) on a read-only mapping."""
+    with _mapped(path) as (_, cached):
+        return len(cached), -(-os.path.getsize(path) // PAGE)
 
 
 def resident_fraction(path: str | Path) -> float:
@@ -143,39 +152,22 @@ def dirty(path: str | Path) -> tuple[int, int]:
     each page frame in /proc/self/pagemap and reads its flags. Needs root: without it the
     kernel hides page frame numbers.
     """
-    size = os.path.getsize(path)
-    if size == 0:
-        return 0, 0
-    pages = -(-size // PAGE)
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        addr = _libc.mmap(None, size, mmap.PROT_READ, mmap.MAP_SHARED, fd, 0)
-        if addr in (None, _MAP_FAILED):
-            raise OSError(ctypes.get_errno(), f"mmap of {path} failed")
-        try:
-            vec = (ctypes.c_ubyte * pages)()
-            if _libc.mincore(addr, size, vec) != 0:
-                raise OSError(ctypes.get_errno(), f"mincore of {path} failed")
-            cached = [i for i, b in enumerate(bytes(vec)) if b & 1]
-            for i in cached:  # map the cached page into this process without reading the disk
-                ctypes.c_ubyte.from_address(addr + i * PAGE).value
-            n_dirty = 0
-            with open("/proc/self/pagemap", "rb") as pagemap, open("/proc/kpageflags", "rb") as kf:
-                for i in cached:
-                    pagemap.seek((addr // PAGE + i) * 8)
-                    entry = int.from_bytes(pagemap.read(8), "little")
-                    pfn = entry & ((1 << 55) - 1)
-                    if not entry >> 63 or pfn == 0:
-                        raise PermissionError("page frame numbers are hidden: reading page "
-                                              "flags needs root")
-                    kf.seek(pfn * 8)
-                    flags = int.from_bytes(kf.read(8), "little")
-                    n_dirty += bool(flags & (_KPF_DIRTY | _KPF_WRITEBACK))
-            return n_dirty, len(cached)
-        finally:
-            _libc.munmap(addr, size)
-    finally:
-        os.close(fd)
+    with _mapped(path) as (addr, cached):
+        for i in cached:  # map the cached page into this process without reading the disk
+            ctypes.c_ubyte.from_address(addr + i * PAGE).value
+        n_dirty = 0
+        with open("/proc/self/pagemap", "rb") as pagemap, open("/proc/kpageflags", "rb") as kf:
+            for i in cached:
+                pagemap.seek((addr // PAGE + i) * 8)
+                entry = int.from_bytes(pagemap.read(8), "little")
+                pfn = entry & ((1 << 55) - 1)
+                if not entry >> 63 or pfn == 0:
+                    raise PermissionError("page frame numbers are hidden: reading page "
+                                          "flags needs root")
+                kf.seek(pfn * 8)
+                flags = int.from_bytes(kf.read(8), "little")
+                n_dirty += bool(flags & (_KPF_DIRTY | _KPF_WRITEBACK))
+        return n_dirty, len(cached)
 
 
 def dirty_fraction(path: str | Path) -> float:
