@@ -7,15 +7,13 @@ PY := $(VENV)/bin/python
 VENV_STAMP := $(VENV)/.installed
 JARS_STAMP := kafka/libs/.fetched
 
-.PHONY: venv jars tools up down status test book lab clean
+.PHONY: venv jars tools up down status lint test book lab clean
 
 venv: $(VENV_STAMP)
-$(VENV_STAMP): requirements.txt
+$(VENV_STAMP): requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed (found " + sys.version.split()[0] + "); set PYTHON=python3.11")'
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt
-	@# Make `import kafkalab` work in the venv (notebooks, tests, jupyter-book) from this checkout.
-	$(PY) -c 'import site, pathlib; pathlib.Path(site.getsitepackages()[0], "kafkalab-book.pth").write_text(str(pathlib.Path.cwd()) + "\n")'
 	touch $@
 
 jars: $(JARS_STAMP)
@@ -36,10 +34,15 @@ down:
 status: venv
 	$(PY) -m kafkalab status
 
-# Unit and behaviour tests against the real lab and every notebook with nbval (each notebook
-# runs once; tests/nbcapture.py keeps its outputs), then the site built from those outputs and
-# opened in headless Chromium. The lab is stopped at the end, pass or fail.
-test: venv jars tools
+lint: venv
+	$(VENV)/bin/ruff check kafkalab tests
+
+# Lint, then unit and behaviour tests against the real lab and every notebook with nbval (each
+# notebook runs once, exercises with their solutions; tests/nbcapture.py keeps the outputs),
+# then the site built from those outputs and opened in headless Chromium. The lab is stopped
+# at the end, pass or fail.
+test: export KAFKALAB_SOLUTIONS = 1
+test: venv jars tools lint
 	@trap '$(PY) -m kafkalab down' EXIT; \
 	$(PY) -m kafkalab up && \
 	$(PY) -m pytest -p no:cacheprovider -p tests.nbcapture --nbval-lax --nbval-cell-timeout=600 \

@@ -1,11 +1,17 @@
-"""kafkalab: the book's Kafka lab. `lab = kafkalab.connect()` and experiment."""
+"""kafkalab: the book's Kafka lab. `lab = kafkalab.connect()` and experiment.
+
+Rooms: `lab` (topology, launchers, cluster, faults), `workloads` (clients and the chapters'
+experiments), `oracles` (pure checks over recorded events), `probes` (the OS's view of a
+broker: page cache, system calls, heap, CPU), `book` (site, plots, widgets, exercise checks).
+"""
 from __future__ import annotations
 
 import platform
 
-from .cluster import Lab, connect, down, up, wait_for
 from .errors import LabError, LabTimeout, NotAvailable
-from .settings import BOOTSTRAP, kafka_version
+from .lab.cluster import Lab, connect, down, up
+from .lab.topology import BOOTSTRAP, kafka_version
+from .waiting import wait_for
 
 __all__ = ["Lab", "LabError", "LabTimeout", "NotAvailable", "BOOTSTRAP", "connect", "down",
            "up", "wait_for", "versions", "kafka_version"]

@@ -5,9 +5,10 @@ import argparse
 import sys
 import time
 
-from . import settings as S
-from .cluster import Lab, down, launcher_for, node_status, up
 from .errors import LabError
+from .lab import topology as S
+from .lab.cluster import Lab, down, node_status, up
+from .lab.launcher import launcher_for
 
 
 def print_status(launcher) -> None:
@@ -40,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="Python harness vs Kafka's ProducerPerformance (see bench --help)")
     args, rest = ap.parse_known_args(argv)
     if args.cmd == "bench":
-        from .bench import main as bench
+        from .workloads.bench import main as bench
         return bench(rest)
     if rest:
         ap.error(f"unrecognised arguments: {' '.join(rest)}")

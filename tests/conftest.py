@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 
 import kafkalab
-from kafkalab import settings as S
-from kafkalab.cluster import launcher_for
+from kafkalab.lab import topology as S
+from kafkalab.lab.launcher import launcher_for
 
 
 @pytest.fixture(scope="session")

@@ -32,7 +32,7 @@ def pytest_runtest_makereport(item, call):
 
 def pytest_sessionfinish(session) -> None:
     """Write every fully run notebook to _build/executed."""
-    from kafkalab import book
+    from kafkalab.book import site
     for path, outputs in _outputs.items():
         if len(outputs) == _cells[path]:
-            book.save_executed(path, outputs)
+            site.save_executed(path, outputs)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from kafkalab import book
+from kafkalab.book import site as book
 
 
 def _executed(tmp_path, verdict_md: str, outputs: list) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from kafkalab import settings as S
+from kafkalab.lab import topology as S
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:

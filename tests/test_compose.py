@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import yaml
 
-from kafkalab import settings as S
+from kafkalab.lab import topology as S
 
 
 def env_name(prop: str) -> str:

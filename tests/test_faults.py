@@ -32,7 +32,8 @@ def test_leader_kill_elects_new_leader_and_shrinks_isr(healthy):
 def test_pause_then_resume_drops_and_restores_follower(healthy):
     lab = healthy
     topic = lab.new_topic("pause", replication_factor=3, min_insync_replicas=2)
-    follower = next(b for b in lab.replicas(topic) if b != leader_of(lab, topic))
+    leader_of(lab, topic)
+    follower = lab.follower(topic)
     with lab.paused(follower):
         assert lab.state(follower) == "paused"
         lab.wait_for(lambda: follower not in lab.isr(topic), 30,

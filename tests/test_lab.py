@@ -9,8 +9,8 @@ from confluent_kafka import Consumer, Producer
 
 import kafkalab
 from kafkalab import LabError, NotAvailable
-from kafkalab import settings as S
-from kafkalab.jvm import JvmLauncher, java_path
+from kafkalab.lab import topology as S
+from kafkalab.lab.jvm import JvmLauncher, java_path
 
 
 def test_produce_consume_rf3_min_insync_2(lab):

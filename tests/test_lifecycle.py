@@ -8,8 +8,8 @@ import pytest
 
 import kafkalab
 from kafkalab import LabError
-from kafkalab import settings as S
-from kafkalab.jvm import port_in_use
+from kafkalab.lab import topology as S
+from kafkalab.lab.jvm import port_in_use
 
 
 def lab_jvms(run_dir: Path) -> list[int]:

@@ -7,8 +7,9 @@ import sys
 
 import pytest
 
-from kafkalab import pagecache, probes, storage
-from kafkalab import settings as S
+from kafkalab.lab import topology as S
+from kafkalab.probes import pagecache, syscalls
+from kafkalab.workloads import clients, storage
 
 
 def test_residency_follows_eviction_and_reading():
@@ -49,7 +50,7 @@ def test_syscall_counter_counts_exactly(tmp_path):
          "for _ in range(37): os.fsync(fd)\nprint('done', flush=True)\nsys.stdin.readline()",
          str(tmp_path / "f")], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
-        with probes.SyscallCounter(child.pid, ("fsync", "fdatasync")) as calls:
+        with syscalls.SyscallCounter(child.pid, ("fsync", "fdatasync")) as calls:
             child.stdin.write("go\n")
             child.stdin.flush()
             assert child.stdout.readline().strip() == "done"
@@ -63,7 +64,7 @@ def test_segments_roll_at_segment_bytes(lab):
     """Three MB into 1 MiB segments make at least three files, each under the limit."""
     topic = lab.new_topic("test-segments", replication_factor=1,
                           config={"segment.bytes": str(2**20)})
-    storage.fill(lab, topic, 3000, size=1000)
+    clients.fill(lab, topic, 3000, size=1000)
     segs = storage.segments(lab, topic)
     assert len(segs) >= 3 and all(s.log_bytes <= 2**20 for s in segs), segs
     assert [s.base_offset for s in segs] == sorted({s.base_offset for s in segs})
@@ -72,4 +73,4 @@ def test_segments_roll_at_segment_bytes(lab):
 def test_fill_rejects_records_too_small_for_their_number(lab):
     """fill() needs 8 bytes per record for the record's number."""
     with pytest.raises(ValueError, match="at least 8 bytes"):
-        storage.fill(lab, "unused", 1, size=4)
+        clients.fill(lab, "unused", 1, size=4)

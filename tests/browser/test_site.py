@@ -13,7 +13,7 @@ from urllib.parse import unquote, urlparse
 
 import pytest
 
-from kafkalab import book
+from kafkalab.book import site as book
 
 CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -86,8 +86,28 @@ def test_page_loads_without_errors(browser, site, path):
         if path.startswith("chapters/"):
             widths = page.eval_on_selector_all("img", "els => els.map(e => e.naturalWidth)")
             assert any(w > 0 for w in widths), f"{path}: no figure loaded ({widths})"
+        if path.startswith(("chapters/", "exercises/")):
+            made = figures_made(path)
+            shown = page.eval_on_selector_all(".cell_output img", "els => els.length")
+            assert shown == made, f"{path}: {shown} figures on the page, {made} made by the notebook"
+            text = " ".join(page.eval_on_selector_all(".cell_output", "els => els.map(e => e.innerText)"))
+            for junk in ("<function ", "<Figure size"):
+                assert junk not in text, f"{path}: an output shows {junk!r}"
     finally:
         page.close()
+
+
+def figures_made(path: str) -> int:
+    """PNG figures in the executed notebook behind a page; fails if a cell shows one twice."""
+    import json
+    nb = json.loads((book.EXECUTED / path.replace(".html", ".ipynb")).read_text())
+    count = 0
+    for cell in nb["cells"]:
+        pngs = [o["data"]["image/png"] for o in cell.get("outputs", [])
+                if "image/png" in o.get("data", {})]
+        assert len(pngs) == len(set(map(str, pngs))), f"{path}: a cell shows the same figure twice"
+        count += len(pngs)
+    return count
 
 
 def test_every_chapter_is_a_page():
@@ -110,6 +130,8 @@ def test_search_finds_the_acks_chapter(browser, site):
 def test_ledger_lists_every_verdict_as_held():
     """The claims ledger names each claim the chapters rule on, each assert held."""
     text = (book.HTML / "ledger.html").read_text()
-    for claim in ("A1", "A2", "A3", "B1", "B6", "C1", "C5", "D1", "D5", "E1", "E5"):
+    for claim in ("A1", "A2", "A3", "A4", "A5", "A6", "A7", "B1", "B2", "B3", "B4", "B5", "B6",
+                  "C1", "C2", "C3", "C4", "C5", "D1", "D2", "D3", "D4", "D5",
+                  "E1", "E2", "E3", "E4", "E5"):
         assert f">{claim}<" in text, f"claim {claim} missing from the ledger"
     assert "FAILED" not in text and "not run" not in text

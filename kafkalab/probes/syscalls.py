@@ -1,4 +1,4 @@
-"""Looking inside a broker process: its system calls (perf, strace) and its heap (GC log, jcmd)."""
+"""A broker's system calls, watched from outside: counted by `perf stat`, traced by `strace`."""
 from __future__ import annotations
 
 import os
@@ -10,8 +10,8 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .cluster import wait_for
-from .errors import LabError, NotAvailable
+from ..errors import LabError, NotAvailable
+from ..waiting import wait_for
 
 
 def _tool(name: str, package: str) -> str:
@@ -77,12 +77,7 @@ class SyscallCounter:
         except subprocess.TimeoutExpired:
             self._proc.kill()
             raise LabError("perf stat did not stop within 15 s of SIGINT") from None
-        for line in self._out.read_text().splitlines():
-            parts = line.split(",")
-            if len(parts) > 2 and parts[2].startswith("syscalls:sys_enter_"):
-                value = parts[0]
-                self.counts[parts[2].removeprefix("syscalls:sys_enter_")] = (
-                    int(value) if value.isdigit() else 0)
+        self.counts = parse_perf_stat(self._out.read_text())
         self._out.unlink(missing_ok=True)
 
     def __getitem__(self, name: str) -> int:
@@ -106,12 +101,14 @@ class SendfileTrace:
 
     pid: int
     calls: list[Sendfile] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)  # SyncTrace: the file of each sync
+    CALLS = "trace=sendfile"
 
     def __enter__(self) -> SendfileTrace:
         """Attach strace to every thread and wait until all are traced."""
         self._out = Path(tempfile.mkstemp(prefix="kafkalab-strace-", suffix=".txt")[1])
         self._proc = subprocess.Popen(
-            [_tool("strace", "strace"), "-f", "-qq", "-e", "trace=sendfile", "-e",
+            [_tool("strace", "strace"), "-f", "-qq", "-e", self.CALLS, "-e",
              "signal=none", "-o", str(self._out), "-p", str(self.pid)],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         def traced() -> bool:
@@ -134,69 +131,60 @@ class SendfileTrace:
         """Detach strace and parse the calls, naming each source file."""
         self._proc.send_signal(signal.SIGINT)
         self._proc.wait(15)
-        pattern = re.compile(r"^(\d+)\s+sendfile\((\d+), (\d+), \[(\d+)\][^)]*\) = (\d+)")
-        for line in self._out.read_text().splitlines():
-            m = pattern.match(line)
-            if m:
-                tid, _out_fd, in_fd, offset, sent = m.groups()
-                try:
-                    name = os.readlink(f"/proc/{self.pid}/fd/{in_fd}")
-                except OSError:
-                    name = f"fd {in_fd} (closed)"
-                self.calls.append(Sendfile(int(tid), name, int(offset), int(sent)))
+        for tid, in_fd, offset, sent in parse_strace_sendfile(self._out.read_text()):
+            try:
+                name = os.readlink(f"/proc/{self.pid}/fd/{in_fd}")
+            except OSError:
+                name = f"fd {in_fd} (closed)"
+            self.calls.append(Sendfile(tid, name, offset, sent))
         self._out.unlink(missing_ok=True)
 
-    @property
-    def bytes_sent(self) -> int:
-        """Bytes the traced calls moved from files to sockets."""
-        return sum(c.sent for c in self.calls)
+
+def parse_perf_stat(text: str) -> dict[str, int]:
+    """Counts per system call from `perf stat -x,` output (uncounted events read as 0)."""
+    counts = {}
+    for line in text.splitlines():
+        parts = line.split(",")
+        if len(parts) > 2 and parts[2].startswith("syscalls:sys_enter_"):
+            counts[parts[2].removeprefix("syscalls:sys_enter_")] = (
+                int(parts[0]) if parts[0].isdigit() else 0)
+    return counts
 
 
-_GC_LINE = re.compile(r"GC\((\d+)\) Pause (\w+) \(([^)]*)\) (\d+)M->(\d+)M")
+_SENDFILE = re.compile(r"^(\d+)\s+sendfile(?:64)?\((\d+), (\d+), \[(\d+)\][^)]*\) = (\d+)")
 
 
-def gc_events(log: Path) -> list[tuple[int, str, int, int]]:
-    """(gc number, kind, heap MiB before, heap MiB after) for each GC in a JVM's -Xlog:gc file."""
-    if not log.exists():
-        raise NotAvailable(f"no GC log at {log}: the lab's JVMs write one since this version "
-                           "of kafkalab; restart the lab (`python -m kafkalab down` and `up`)")
-    return [(int(m[1]), m[2], int(m[4]), int(m[5]))
-            for m in _GC_LINE.finditer(log.read_text(errors="replace"))]
+def parse_strace_sendfile(text: str) -> list[tuple[int, int, int, int]]:
+    """(thread, source fd, file offset, bytes sent) for each completed sendfile in `strace -f` output."""
+    out = []
+    for line in text.splitlines():
+        if m := _SENDFILE.match(line):
+            tid, _out_fd, in_fd, offset, sent = (int(g) for g in m.groups())
+            out.append((tid, in_fd, offset, sent))
+    return out
 
 
-def full_gc(pid: int, log: Path, timeout: float = 30) -> int:
-    """Run a full GC in the JVM (jcmd GC.run) and return its number in the GC log."""
-    seen = {n for n, *_ in gc_events(log)}
-    jcmd = shutil.which("jcmd") or str(Path(os.path.realpath(shutil.which("java") or "java"))
-                                       .parent / "jcmd")
-    subprocess.run([jcmd, str(pid), "GC.run"], capture_output=True, timeout=timeout, check=True)
-    return wait_for(lambda: next((n for n, kind, *_ in gc_events(log)
-                                  if kind == "Full" and n not in seen), None),
-                    timeout, f"the full GC asked of pid {pid} to appear in {log}")
+_SYNC = re.compile(r"^(\d+)\s+(fsync|fdatasync)\((\d+)\)\s+= 0")
 
 
-class HeapAllocation:
-    """Context manager: MiB the JVM allocated on its heap during the block, from its GC log.
+def parse_strace_syncs(text: str) -> list[tuple[int, str, int]]:
+    """(thread, call, fd) for each successful fsync/fdatasync in `strace -f` output."""
+    return [(int(m[1]), m[2], int(m[3])) for line in text.splitlines()
+            if (m := _SYNC.match(line))]
 
-    A full GC at each end makes the count exact to a MiB: everything allocated in between is
-    either collected by a GC in the log or still on the heap at the closing GC.
-    """
 
-    def __init__(self, pid: int, log: Path) -> None:
-        """Watch the JVM pid whose -Xlog:gc file is log."""
-        self.pid, self.log = pid, log
-        self.mib = 0
-        self.collections = 0
+class SyncTrace(SendfileTrace):
+    """Context manager: every fsync and fdatasync of a process, with the file each one synced."""
 
-    def __enter__(self) -> HeapAllocation:
-        """Start from a full GC."""
-        self._first = full_gc(self.pid, self.log)
-        return self
+    CALLS = "trace=fsync,fdatasync"
 
     def __exit__(self, *exc) -> None:
-        """End with a full GC and add up what was allocated between the two."""
-        last = full_gc(self.pid, self.log)
-        events = [e for e in gc_events(self.log) if self._first <= e[0] <= last]
-        self.mib = sum(before - prev_after
-                       for (_, _, _, prev_after), (_, _, before, _) in zip(events, events[1:]))
-        self.collections = len(events) - 2
+        """Detach strace and name the file behind each synced descriptor."""
+        self._proc.send_signal(signal.SIGINT)
+        self._proc.wait(15)
+        for _tid, _call, fd in parse_strace_syncs(self._out.read_text()):
+            try:
+                self.files.append(os.readlink(f"/proc/{self.pid}/fd/{fd}"))
+            except OSError:
+                self.files.append(f"fd {fd} (closed)")
+        self._out.unlink(missing_ok=True)

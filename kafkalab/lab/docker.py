@@ -5,8 +5,9 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from . import settings as S
-from .errors import LabError
+from ..errors import LabError, NotAvailable
+from . import topology as S
+from .launcher import LocalProcess
 
 PROJECT = "kafkalab"  # docker-compose.yml's `name:`; containers are kafkalab-<service>
 
@@ -39,9 +40,10 @@ class DockerLauncher:
         """The node's data folder on the host (bind-mounted at /var/lib/kafka/data)."""
         return self.run_dir / n.name / "data"
 
-    def log_file(self, n: S.Node) -> Path | None:
-        """Docker keeps the logs: `docker logs kafkalab-<service>`."""
-        return None
+    def process(self, n: S.Node) -> LocalProcess:
+        """Not offered: the broker runs in a container, its logs stay with Docker."""
+        raise NotAvailable(f"{n.name} runs in a container (Docker launcher): watching its "
+                           "process and reading its logs needs the JVM launcher")
 
     def check_tools(self) -> str:
         """Raise with what to install when docker or its engine is missing."""
@@ -53,12 +55,12 @@ class DockerLauncher:
                            "or use the JVM launcher (KAFKALAB_LAUNCHER=jvm)")
         return "docker"
 
-    def pid(self, n: S.Node) -> str | None:
-        """The running container's short id, or None."""
-        out = self._docker("inspect", "-f", "{{.State.Running}} {{.Id}}", self.container(n),
-                           check=False)
-        running, _, cid = out.partition(" ")
-        return cid[:12] if running == "true" else None
+    def pid(self, n: S.Node) -> int | None:
+        """The host pid of the running container's main process, or None."""
+        out = self._docker("inspect", "-f", "{{.State.Running}} {{.State.Pid}}",
+                           self.container(n), check=False)
+        running, _, pid = out.partition(" ")
+        return int(pid) if running == "true" and pid.isdigit() else None
 
     def state(self, n: S.Node) -> str:
         """'up', 'paused' or 'down'."""
@@ -77,12 +79,11 @@ class DockerLauncher:
         """Nothing to do: see formatted()."""
         return ""
 
-    def start(self, n: S.Node) -> str:
+    def start(self, n: S.Node) -> None:
         """Create or start the node's container."""
         self.data_dir(n).mkdir(parents=True, exist_ok=True)
         self.data_dir(n).chmod(0o777)  # the image runs as an unprivileged user
         self._compose("up", "-d", "--no-deps", n.name)
-        return self.pid(n) or ""
 
     def kill(self, n: S.Node) -> None:
         """SIGKILL the broker process in its container."""

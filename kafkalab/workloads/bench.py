@@ -6,14 +6,18 @@ import re
 import statistics
 import subprocess
 import time
+from typing import TYPE_CHECKING
 
-from . import settings as S
-from .errors import LabError
+from ..errors import LabError
+from ..lab import topology as S
+
+if TYPE_CHECKING:
+    from ..lab.cluster import Lab
 
 
-def perf_test(lab, topic: str, records: int, size: int, props: dict) -> float:
+def perf_test(lab: Lab, topic: str, records: int, size: int, props: dict) -> float:
     """Records/s of org.apache.kafka.tools.ProducerPerformance (kafka-tools jar) with props."""
-    from .jvm import java_path
+    from ..lab.jvm import java_path
     cmd = [java_path(), "-Xmx512m", "-cp", f"{S.LIBS_DIR}/*",
            f"-Dlog4j2.configurationFile={S.KAFKA_DIR / 'log4j2.xml'}",
            f"-Dkafka.logs.dir={S.RUN_DIR / 'bench'}",
@@ -29,9 +33,9 @@ def perf_test(lab, topic: str, records: int, size: int, props: dict) -> float:
     return float(lines[-1][1])
 
 
-def harness(lab, topic: str, records: int, size: int, props: dict) -> float:
+def harness(lab: Lab, topic: str, records: int, size: int, props: dict) -> float:
     """Records/s of the book's Python producer loop (kafkalab.measure.produce) with props."""
-    from .measure import produce
+    from .clients import produce
     run = produce(lab, topic, dict(props), records=records, size=size)
     if run.errors:
         raise LabError(f"the harness failed to deliver: {run.errors}")
@@ -53,7 +57,7 @@ def disk_write_mb_s(size_mb: int = 256) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     """Alternate both producers for a few rounds; print rates, medians and their ratio."""
-    from .cluster import connect
+    from ..lab.cluster import connect
     ap = argparse.ArgumentParser(prog="python -m kafkalab bench")
     ap.add_argument("--records", type=int, default=200_000)
     ap.add_argument("--size", type=int, default=200, help="record size in bytes")

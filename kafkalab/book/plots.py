@@ -1,17 +1,42 @@
 """The book's figures: titled, labelled with units, one message each."""
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
 import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
 from matplotlib.patches import FancyBboxPatch
 
-from . import settings as S
-from .measure import Failover
+from ..lab import topology as S
+from ..workloads.failover import Failover
+
+if TYPE_CHECKING:
+    from ..lab.cluster import Lab
+
+
+def shown(draw: Callable[..., Figure]) -> Callable[..., None]:
+    """Make a figure-drawing function show its figure once, close it, and return nothing."""
+    @functools.wraps(draw)
+    def show(*args, **kwargs) -> None:
+        fig = draw(*args, **kwargs)
+        try:
+            from IPython import get_ipython
+            from IPython.display import display
+            if get_ipython() is not None:
+                display(fig)
+        finally:
+            plt.close(fig)
+    return show
+
 
 ROLE_COLOURS = {"controller": "#8e6bb8", "leader": "#d9534f", "follower": "#5b8def",
                 "not a replica": "#bbbbbb"}
 
 
-def topology(lab, topic: str, partition: int = 0):
+@shown
+def topology(lab: Lab, topic: str, partition: int = 0):
     """Draw the controller, the three brokers, and which broker leads or follows the partition."""
     p = lab.partition(topic, partition)
     fig, ax = plt.subplots(figsize=(8, 3.6))
@@ -51,6 +76,7 @@ def topology(lab, topic: str, partition: int = 0):
     return fig
 
 
+@shown
 def failover_timeline(run: Failover):
     """ISR size and leader over time around a broker kill, with the measured events marked."""
     fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(8, 4.6), sharex=True)
@@ -86,6 +112,7 @@ def failover_timeline(run: Failover):
     return fig
 
 
+@shown
 def latency_cdf(runs: dict, title: str):
     """CDF of per-record delivery latency for each labelled run, with p50 and p99 marked."""
     import numpy as np
@@ -108,24 +135,35 @@ def latency_cdf(runs: dict, title: str):
     return fig
 
 
-def throughput_bars(runs: dict, title: str):
-    """Delivered records per second for each labelled run."""
-    fig, ax = plt.subplots(figsize=(6, 3.2))
-    labels = list(runs)
-    values = [runs[k].throughput for k in labels]
-    bars = ax.bar(labels, values, color="#5b8def")
-    ax.bar_label(bars, fmt="%.0f", fontsize=8)
-    ax.set_ylabel("delivered records per second")
+@shown
+def rate_bars(values: dict[str, list[float]], title: str, ylabel: str = "records per second",
+              log: bool = False):
+    """Median of repeated measurements per label, with the range of the repeats as error bars."""
+    import numpy as np
+    fig, ax = plt.subplots(figsize=(6.5, 3.4))
+    labels = list(values)
+    med = [float(np.median(values[k])) for k in labels]
+    low = [m - min(values[k]) for m, k in zip(med, labels)]
+    high = [max(values[k]) - m for m, k in zip(med, labels)]
+    bars = ax.bar(labels, med, yerr=[low, high], capsize=4, color="#5b8def")
+    ax.bar_label(bars, labels=[f"{m:,.0f}" for m in med], fontsize=8, padding=6)
+    ax.set_ylabel(ylabel + (" (log scale)" if log else ""))
+    if log:
+        ax.set_yscale("log")
     ax.set_title(title)
+    ax.text(0.99, 0.97, f"median of {len(next(iter(values.values())))} interleaved runs, "
+            "bars: min-max", transform=ax.transAxes, ha="right", va="top", fontsize=7,
+            color="grey")
     fig.tight_layout()
     return fig
 
 
+@shown
 def losses(trials: dict, title: str):
     """Acknowledged records lost in each trial, grouped by setting."""
     fig, ax = plt.subplots(figsize=(7, 3.4))
     width = 0.8 / max(len(t) for t in trials.values())
-    for i, (label, runs) in enumerate(trials.items()):
+    for i, runs in enumerate(trials.values()):
         for j, trial in enumerate(runs):
             bar = ax.bar(i + (j - (len(runs) - 1) / 2) * width, trial.lost, width * 0.9,
                          color="#d9534f" if trial.lost else "#5cb85c")
@@ -137,6 +175,7 @@ def losses(trials: dict, title: str):
     return fig
 
 
+@shown
 def outage_timeline(runs: dict, title: str):
     """Per record: when it was sent and how long until its outcome, for each labelled run."""
     fig, axes = plt.subplots(len(runs), 1, figsize=(8, 2.6 * len(runs)), sharex=True,
@@ -158,6 +197,7 @@ def outage_timeline(runs: dict, title: str):
     return fig
 
 
+@shown
 def linger_sweep(runs: dict, title: str):
     """Latency percentiles, and batch fill / requests per record, against linger.ms."""
     lingers = sorted(runs)
@@ -166,7 +206,7 @@ def linger_sweep(runs: dict, title: str):
         ax1.plot(lingers, [runs[x].percentile(q) for x in lingers], style, label=f"p{q}")
     ax1.set_xlabel("linger.ms")
     ax1.set_ylabel("delivery latency (ms)")
-    ax1.set_title("Latency grows with linger")
+    ax1.set_title("Latency percentiles by linger")
     ax1.legend()
     ax2.plot(lingers, [runs[x].batch("batchcnt") for x in lingers], "o-", color="#5cb85c",
              label="records per batch")
@@ -182,6 +222,7 @@ def linger_sweep(runs: dict, title: str):
     return fig
 
 
+@shown
 def bars(values: dict[str, float], title: str, ylabel: str, fmt: str = "%.1f"):
     """One bar per labelled value."""
     fig, ax = plt.subplots(figsize=(6.5, 3.2))
@@ -193,6 +234,7 @@ def bars(values: dict[str, float], title: str, ylabel: str, fmt: str = "%.1f"):
     return fig
 
 
+@shown
 def segment_files(segs: list, segment_bytes: int, title: str):
     """The .log size of each segment, by base offset, against the roll size."""
     fig, ax = plt.subplots(figsize=(8, 3.2))
@@ -208,6 +250,7 @@ def segment_files(segs: list, segment_bytes: int, title: str):
     return fig
 
 
+@shown
 def residency(stages: dict[str, list[float]], title: str):
     """Share of each segment's pages in the page cache: one row per moment, one column per segment."""
     import numpy as np
@@ -222,6 +265,7 @@ def residency(stages: dict[str, list[float]], title: str):
     return fig
 
 
+@shown
 def dirty_timeline(timeline, title: str):
     """Dirty and Writeback memory (MB) over time, with the labelled moments."""
     fig, ax = plt.subplots(figsize=(8, 3.4))

@@ -3,57 +3,25 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import socket
-import time
 import uuid
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from . import settings as S
-from .errors import LabError, LabTimeout, show_as_note
+from ..errors import LabError, LabTimeout, show_as_note
+from ..waiting import wait_for
+from . import topology as S
 from .faults import Faults
+from .launcher import Launcher, launcher_for
 
-T = TypeVar("T")
 QUIET = {"log_level": 0}  # the harness's own clients stay silent; chapters' clients do not
 # The harness's admin client gives up on a request after 1.5 s, so a paused broker (which
 # holds its connection open but never answers) costs one timeout, then another broker is asked.
 ADMIN = {"socket.timeout.ms": 1500, **QUIET}
 READY_TOPIC = "_kafkalab_ready"
-
-
-def launcher_for(kind: str | None = None):
-    """The launcher to use: KAFKALAB_LAUNCHER (jvm or docker), else jvm where java is found."""
-    from .docker import DockerLauncher
-    from .jvm import JvmLauncher
-    kind = kind or os.environ.get("KAFKALAB_LAUNCHER") or (
-        "jvm" if shutil.which("java") or os.environ.get("JAVA_HOME") or not shutil.which("docker")
-        else "docker")
-    if kind not in ("jvm", "docker"):
-        raise LabError(f"KAFKALAB_LAUNCHER={kind!r}: use 'jvm' or 'docker'")
-    return JvmLauncher() if kind == "jvm" else DockerLauncher()
-
-
-def wait_for(condition: Callable[[], T], timeout: float = 30, what: str = "a condition",
-             interval: float = 0.1) -> T:
-    """Poll condition until it returns something truthy; raise LabTimeout naming `what`."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while True:
-        try:
-            last = condition()
-        except KafkaException as e:  # a broker in the middle of a fault: try again
-            last = e
-        else:
-            if last:
-                return last
-        if time.monotonic() >= deadline:
-            raise LabTimeout(f"timed out after {timeout:g} s waiting for {what} "
-                             f"(last seen: {last!r})")
-        time.sleep(interval)
 
 
 def _listening(port: int) -> bool:
@@ -66,7 +34,7 @@ def _listening(port: int) -> bool:
 class Lab(Faults):
     """A running Kafka cluster: the book's own lab, or an external one (no faults, no files)."""
 
-    def __init__(self, bootstrap: str, launcher=None) -> None:
+    def __init__(self, bootstrap: str, launcher: Launcher | None = None) -> None:
         """Wrap a reachable cluster; launcher is None for an external cluster."""
         self.bootstrap = bootstrap
         self.launcher = launcher
@@ -129,6 +97,25 @@ class Lab(Faults):
         """The partition's assigned replicas, preferred leader first."""
         return list(self.partition(topic, partition).replicas)
 
+    def followers(self, topic: str, partition: int = 0) -> list[int]:
+        """The partition's replicas that do not lead it, in replica order."""
+        p = self.partition(topic, partition)
+        return [b for b in p.replicas if b != p.leader]
+
+    def follower(self, topic: str, partition: int = 0) -> int:
+        """One follower of the partition (the first in replica order)."""
+        found = self.followers(topic, partition)
+        if not found:
+            raise LabError(f"{topic}-{partition} has no follower (replicas "
+                           f"{self.replicas(topic, partition)})")
+        return found[0]
+
+    def wait_in_sync(self, topic: str, partition: int = 0, timeout: float = 60) -> list[int]:
+        """Wait until every replica of the partition is in its ISR; return the ISR."""
+        return wait_for(lambda: (isr := self.isr(topic, partition)) == sorted(
+            self.replicas(topic, partition)) and isr, timeout,
+            f"every replica of {topic}-{partition} to be in sync")
+
     # --- topics --------------------------------------------------------------------------------
     def new_topic(self, prefix: str = "lab", partitions: int = 1, replication_factor: int = 3,
                   config: dict[str, str] | None = None, min_insync_replicas: int | None = None,
@@ -165,10 +152,6 @@ class Lab(Faults):
                  timeout, f"every partition of {name} to have a leader")
         return name
 
-    def delete_topic(self, topic: str) -> None:
-        """Delete a topic (waits for the controller to accept it)."""
-        self.admin.delete_topics([topic], request_timeout=30)[topic].result(31)
-
     # --- waiting and files ---------------------------------------------------------------------
     wait_for = staticmethod(wait_for)
 
@@ -193,7 +176,7 @@ class Lab(Faults):
         return node_status(self.launcher)
 
 
-def node_status(launcher) -> list[dict[str, Any]]:
+def node_status(launcher: Launcher) -> list[dict[str, Any]]:
     """Status rows of a launcher's nodes, without needing a reachable cluster."""
     return [{"id": n.id, "role": n.role, "port": n.port, "pid": launcher.pid(n),
              "state": launcher.state(n), "rss_mb": launcher.rss_mb(n)} for n in S.NODES]
@@ -229,7 +212,7 @@ def connect(start: bool = True, timeout: float = 90) -> Lab:
     return up(launcher, timeout)
 
 
-def up(launcher=None, timeout: float = 90) -> Lab:
+def up(launcher: Launcher | None = None, timeout: float = 90) -> Lab:
     """Start every node that is down, resume paused ones, and wait until the lab is ready."""
     launcher = launcher or launcher_for()
     launcher.check_tools()
@@ -246,7 +229,7 @@ def up(launcher=None, timeout: float = 90) -> Lab:
     return lab
 
 
-def down(launcher=None, wipe: bool = False) -> None:
+def down(launcher: Launcher | None = None, wipe: bool = False) -> None:
     """Stop every node cleanly (brokers, then the controller); with wipe, delete the data."""
     launcher = launcher or launcher_for()
     launcher.down()

@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from confluent_kafka import KafkaException
 
-from .errors import LabError
+from ..errors import LabError, NotAvailable
 
 
 def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -15,6 +16,8 @@ def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
     def run(**kwargs: Any) -> Any:
         try:
             return fn(**kwargs)
+        except NotAvailable as e:
+            print(f"Skipped: {e}")
         except (ValueError, LabError, KafkaException) as e:
             print(f"Not run: {e}")
         except KeyboardInterrupt:
@@ -23,18 +26,17 @@ def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
     return run
 
 
-def panel(fn: Callable[..., Any], preview: bool = True, **controls: Any):
-    """An interact_manual panel (Run button) over fn, and fn's result with its default settings.
+def panel(fn: Callable[..., Any], preview: bool = True, **controls: Any) -> None:
+    """An interact_manual panel (Run button) over fn, then fn run once with its default settings.
 
     The preview is what the static site shows where no kernel runs the panel; errors in fn are
-    reported, not raised.
+    reported, not raised. Returns nothing, so no function repr is left under the panel.
     """
     from ipywidgets import interact_manual
-    shown = interact_manual(guarded(fn), **controls)
+    interact_manual(guarded(fn), **controls)
     if preview:
         print("With the default settings (change them above and press Run):")
         guarded(fn)()
-    return shown
 
 
 def check_range(name: str, value: float, low: float, high: float, unit: str = "") -> None:

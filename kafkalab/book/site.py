@@ -12,6 +12,7 @@ import datetime
 import hashlib
 import html
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -20,13 +21,14 @@ from pathlib import Path
 
 import yaml
 
-from . import settings as S
+from ..lab import topology as S
 
 EXECUTED = S.ROOT / "_build" / "executed"
 STAGE = S.ROOT / "_build" / "stage"
 HTML = S.ROOT / "_build" / "html"
 KEY = "kafkalab_source_key"  # notebook metadata: which sources an executed copy came from
 PAGES = ("intro.md", "glossary.md")
+SOLUTIONS = "KAFKALAB_SOLUTIONS"  # set when the book is built or tested: solution cells run
 WIDGET = "application/vnd.jupyter.widget-view+json"
 
 
@@ -43,9 +45,9 @@ def source_key(path: Path) -> str:
     h = hashlib.sha256()
     for cell in nb["cells"]:
         h.update(cell["cell_type"].encode() + "".join(cell["source"]).encode() + b"\0")
-    for module in sorted((S.ROOT / "kafkalab").glob("*.py")):
-        if module.name != "book.py":  # the site's tooling does not change what a notebook measures
-            h.update(module.read_bytes())
+    for module in sorted((S.ROOT / "kafkalab").rglob("*.py")):
+        if module.parent.name != "book" or module.name not in ("site.py", "__main__.py"):
+            h.update(module.read_bytes())  # the site's tooling does not change what a notebook measures
     return h.hexdigest()[:16]
 
 
@@ -201,7 +203,6 @@ def stage(versions: dict[str, str]) -> list[dict]:
 
 def repository_url() -> str:
     """The public repository for the site's buttons: $BOOK_REPOSITORY_URL, else git's origin."""
-    import os
     url = os.environ.get("BOOK_REPOSITORY_URL", "")
     if not url:
         found = subprocess.run(["git", "-C", str(S.ROOT), "remote", "get-url", "origin"],
@@ -215,7 +216,8 @@ def repository_url() -> str:
 
 def build(run: bool = True) -> Path:
     """Execute stale notebooks (when run), stage, and build the site into _build/html."""
-    from . import versions
+    from .. import versions
+    os.environ[SOLUTIONS] = "1"  # the exercises' solution cells run, and are checked
     stale = [nb for nb in notebooks() if not up_to_date(nb)]
     if stale and not run:
         names = ", ".join(str(nb.relative_to(S.ROOT)) for nb in stale)
@@ -260,7 +262,7 @@ def setup(app) -> dict:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """`python -m kafkalab.book [--no-execute]`."""
+    """`python -m kafkalab.book [--no-execute]`: build the site."""
     p = argparse.ArgumentParser(prog="python -m kafkalab.book", description=build.__doc__)
     p.add_argument("--no-execute", action="store_true",
                    help="fail instead of running notebooks without an up-to-date executed copy")

@@ -1,4 +1,4 @@
-"""The lab's topology, ports and broker settings: written once here, shared by both launchers."""
+"""The lab's topology, ports, heaps and broker settings: written once here, shared by both launchers."""
 from __future__ import annotations
 
 import os
@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 KAFKA_DIR = ROOT / "kafka"
 LIBS_DIR = KAFKA_DIR / "libs"
 POM = KAFKA_DIR / "pom.xml"
@@ -86,6 +86,21 @@ CONTROLLER_SETTINGS: dict[str, str] = {
     "num.network.threads": "1",
     "background.threads": "2",
 }
+
+
+def session_timeout_s() -> float:
+    """broker.session.timeout.ms in seconds: how long the controller waits before fencing."""
+    return int(BROKER_SETTINGS["broker.session.timeout.ms"]) / 1000
+
+
+def heartbeat_s() -> float:
+    """broker.heartbeat.interval.ms in seconds."""
+    return int(BROKER_SETTINGS["broker.heartbeat.interval.ms"]) / 1000
+
+
+def max_pause_s() -> float:
+    """The longest pause a broker can take and still count as alive: a session minus a heartbeat."""
+    return session_timeout_s() - heartbeat_s()
 
 
 def kafka_version() -> str:

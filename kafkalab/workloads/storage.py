@@ -1,14 +1,17 @@
 """A partition on disk: its segment files, their pages in the page cache, and how fetches read them."""
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from . import pagecache, probes
-from .cluster import wait_for
-from .errors import LabError
+from ..probes import heap, pagecache, process, syscalls
+from ..waiting import wait_for
+from .clients import read_all
+
+if TYPE_CHECKING:
+    from ..lab.cluster import Lab
 
 
 @dataclass
@@ -27,7 +30,7 @@ class Segment:
         return pagecache.resident_fraction(self.log)
 
 
-def segments(lab, topic: str, partition: int = 0, broker: int | None = None) -> list[Segment]:
+def segments(lab: Lab, topic: str, partition: int = 0, broker: int | None = None) -> list[Segment]:
     """The partition's segments on a broker (default: its leader), oldest first."""
     broker = lab.leader(topic, partition) if broker is None else broker
     folder = lab.log_dir(broker, topic, partition)
@@ -43,7 +46,7 @@ def segments(lab, topic: str, partition: int = 0, broker: int | None = None) -> 
     return out
 
 
-def broker_config(lab, name: str, broker: int | None = None) -> str:
+def broker_config(lab: Lab, name: str, broker: int | None = None) -> str:
     """A broker setting as the broker reports it (DescribeConfigs), e.g. log.segment.bytes."""
     from confluent_kafka.admin import ConfigResource
     broker = broker or lab.brokers[0]
@@ -52,7 +55,7 @@ def broker_config(lab, name: str, broker: int | None = None) -> str:
     return entries[name].value
 
 
-def topic_config(lab, topic: str, name: str) -> tuple[str, bool]:
+def topic_config(lab: Lab, topic: str, name: str) -> tuple[str, bool]:
     """A topic setting as the cluster reports it, and whether it is the default."""
     from confluent_kafka.admin import ConfigResource
     res = ConfigResource("topic", topic)
@@ -60,7 +63,7 @@ def topic_config(lab, topic: str, name: str) -> tuple[str, bool]:
     return entry.value, entry.is_default
 
 
-def refused_segment_bytes(lab, value: int) -> str:
+def refused_segment_bytes(lab: Lab, value: int) -> str:
     """The broker's answer to a topic asking for segment.bytes = value ('' if accepted)."""
     from confluent_kafka import KafkaException
     from confluent_kafka.admin import NewTopic
@@ -74,52 +77,6 @@ def refused_segment_bytes(lab, value: int) -> str:
         return e.args[0].str()
 
 
-def fill(lab, topic: str, records: int, size: int = 1000) -> int:
-    """Write records of size bytes (acks=all, 16 KB batches) and return the bytes written.
-
-    Each value starts with its number (8 digits), so a reader can tell which records survived.
-    """
-    from confluent_kafka import Producer
-    producer = Producer({"bootstrap.servers": lab.bootstrap, "acks": "all",
-                         "linger.ms": 5, "batch.size": 16384})
-    failed: list[str] = []
-    if size < 8:
-        raise ValueError(f"size = {size}: records need at least 8 bytes for their number")
-    pad = (bytes(range(256)) * (size // 256 + 1))[:size - 8]
-    for i in range(records):
-        while True:
-            try:
-                producer.produce(topic, b"%08d" % i + pad,
-                                 on_delivery=lambda e, m: e and failed.append(e.str()))
-                break
-            except BufferError:
-                producer.poll(0.05)
-    if producer.flush(60) or failed:
-        raise LabError(f"writing {records} records to {topic}: {failed[:1] or 'flush timed out'}")
-    return records * size
-
-
-def read_all(lab, topic: str, records: int, partition: int = 0) -> tuple[float, int]:
-    """Read the first `records` records of the partition; return (seconds, value bytes)."""
-    from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
-    consumer = Consumer({"bootstrap.servers": lab.bootstrap, "group.id": "kafkalab-storage",
-                         "enable.auto.commit": False, "fetch.message.max.bytes": 1048576})
-    try:
-        consumer.assign([TopicPartition(topic, partition, OFFSET_BEGINNING)])
-        got, size = [0], [0]
-        start = time.monotonic()
-        def done() -> bool:
-            for msg in consumer.consume(1000, 0.2):
-                if msg.error() is None:
-                    got[0] += 1
-                    size[0] += len(msg.value())
-            return got[0] >= records
-        wait_for(done, 60, f"reading {records} records of {topic}-{partition}", interval=0)
-        return time.monotonic() - start, size[0]
-    finally:
-        consumer.close()
-
-
 @dataclass
 class CacheRun:
     """A partition read twice after its pages were dropped: cold, then warm."""
@@ -130,10 +87,10 @@ class CacheRun:
     data_bytes: int = 0
 
 
-def cold_and_warm(lab, topic: str, records: int) -> CacheRun:
+def cold_and_warm(lab: Lab, topic: str, records: int) -> CacheRun:
     """Drop the partition's .log pages from the cache, read it cold, then read it warm."""
     broker = lab.leader(topic)
-    pid, _ = lab.process(broker, "watching the broker's disk reads")
+    pid = lab.process(broker, "watching the broker's disk reads").pid
     segs = segments(lab, topic, broker=broker)
     run = CacheRun(data_bytes=sum(s.log_bytes for s in segs))
     run.residency["after writing"] = [s.resident for s in segs]
@@ -141,9 +98,9 @@ def cold_and_warm(lab, topic: str, records: int) -> CacheRun:
         pagecache.evict(s.log)
     run.residency["after eviction"] = [s.resident for s in segs]
     for stage in ("cold read", "warm read"):
-        before = pagecache.proc_io(pid)["read_bytes"]
+        before = process.proc_io(pid)["read_bytes"]
         run.seconds[stage], _ = read_all(lab, topic, records)
-        run.disk_read[stage] = pagecache.proc_io(pid)["read_bytes"] - before
+        run.disk_read[stage] = process.proc_io(pid)["read_bytes"] - before
         run.residency[f"after {stage}"] = [s.resident for s in segs]
     return run
 
@@ -152,23 +109,30 @@ def cold_and_warm(lab, topic: str, records: int) -> CacheRun:
 class ZeroCopyRun:
     """A partition served to consumers several times, with the broker's syscalls and heap watched."""
 
-    served_bytes: int  # value bytes the consumers received
+    served_bytes: list[int]  # value bytes the consumers received, per round
+    seconds: list[float]  # how long each round's read took
     syscalls: dict[str, int]  # broker system calls during the reads, by name
-    heap_mib: int  # heap the broker allocated during the reads (MiB)
+    heap_mib: list[int]  # heap the broker allocated during each round (MiB)
     heap_max_mib: int
-    calls: list[probes.Sendfile]  # one traced read: every sendfile call and its source file
+    calls: list[syscalls.Sendfile]  # one traced read: every sendfile call and its source file
 
 
-def zero_copy(lab, topic: str, records: int, rounds: int = 4) -> ZeroCopyRun:
-    """Read the partition `rounds` times counting syscalls and heap, then once under strace."""
+def zero_copy(lab: Lab, topic: str, records: int, rounds: int = 4) -> ZeroCopyRun:
+    """Read the partition `rounds` times counting syscalls, with a full GC between rounds (so the
+    heap each round allocated is exact to a MiB), then once more under strace."""
     broker = lab.leader(topic)
-    pid, logs = lab.process(broker, "watching the broker's system calls")
-    served = 0
-    with probes.SyscallCounter(pid) as counter, probes.HeapAllocation(pid, logs / "gc.log") as heap:
+    proc = lab.process(broker, "watching the broker's system calls")
+    log = proc.logs / "gc.log"
+    served, seconds, marks = [], [], [heap.full_gc(proc.pid, log)]
+    with syscalls.SyscallCounter(proc.pid) as counter:
         for _ in range(rounds):
-            served += read_all(lab, topic, records)[1]
-    with probes.SendfileTrace(pid) as trace:
+            took, size = read_all(lab, topic, records)
+            seconds.append(took)
+            served.append(size)
+            marks.append(heap.full_gc(proc.pid, log))
+    events = heap.gc_events(log)
+    per_round = [heap.allocated_mib([e for e in events if a <= e[0] <= b])
+                 for a, b in zip(marks, marks[1:])]
+    with syscalls.SendfileTrace(proc.pid) as trace:
         read_all(lab, topic, records)
-    cmd = Path(f"/proc/{pid}/cmdline").read_bytes().decode()
-    heap_max = int(re.search(r"-Xmx(\d+)m", cmd).group(1)) if "-Xmx" in cmd else 0
-    return ZeroCopyRun(served, counter.counts, heap.mib, heap_max, trace.calls)
+    return ZeroCopyRun(served, seconds, counter.counts, per_round, proc.heap_mib, trace.calls)

@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
-from typing import Iterator
 
-from . import settings as S
-from .errors import LabError, NotAvailable
+from ..errors import LabError, NotAvailable
+from . import topology as S
+from .launcher import LocalProcess
 
 
 class Faults:
@@ -15,12 +15,16 @@ class Faults:
 
     launcher = None  # set by Lab
 
-    def _node(self, broker: int, doing: str = "fault injection") -> S.Node:
-        """The broker's Node; raise a clear error for an external cluster or an unknown id."""
+    def require_own(self, doing: str = "fault injection") -> None:
+        """Raise NotAvailable unless the book runs this cluster (the one rule for external ones)."""
         if self.launcher is None:
             raise NotAvailable(f"{doing} is not available on an external cluster "
                                "(KAFKA_BOOTSTRAP_SERVERS is set): the book can only do it to "
                                "the lab it runs")
+
+    def _node(self, broker: int, doing: str = "fault injection") -> S.Node:
+        """The broker's Node; raise a clear error for an external cluster or an unknown id."""
+        self.require_own(doing)
         valid = [b.id for b in S.BROKERS]
         if isinstance(broker, bool) or broker not in valid:
             raise LabError(f"no broker {broker!r} in the lab; the brokers are {valid}")
@@ -59,17 +63,9 @@ class Faults:
         n = self._node(broker)
         self.launcher.resume(n)
 
-    def process(self, broker: int, doing: str = "reading a broker's process") -> tuple[int, Path]:
-        """The broker's JVM pid and its logs folder; NotAvailable unless the JVM launcher runs it."""
-        n = self._node(broker, doing)
-        pid = self.launcher.pid(n) if self.launcher.kind == "jvm" else None
-        if self.launcher.kind != "jvm":
-            raise NotAvailable(f"{doing} needs the broker as a local process (the JVM "
-                               f"launcher); with {self.launcher.kind} it runs in a container")
-        if pid is None:
-            raise LabError(f"broker {broker} is not running (start it with `python -m kafkalab "
-                           f"start {broker}`)")
-        return pid, self.launcher.node_dir(n) / "logs"
+    def process(self, broker: int, doing: str = "reading a broker's process") -> LocalProcess:
+        """The broker as a local process (pid, logs, heap); NotAvailable where the launcher has none."""
+        return self.launcher.process(self._node(broker, doing))
 
     def state(self, broker: int) -> str:
         """'up', 'paused' or 'down'."""

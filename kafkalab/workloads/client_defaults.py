@@ -7,7 +7,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from . import settings as S
+from ..lab import topology as S
 
 # Settings the acks, retries and batching chapters compare: Java name -> librdkafka's
 # canonical name (the one rd_kafka_conf_dump reports).
@@ -52,13 +52,18 @@ def librdkafka_defaults() -> dict[str, str]:
 
 def java_defaults() -> dict[str, str]:
     """Producer defaults of the pinned Java client, from ProducerConfig's own documentation table."""
-    from .jvm import java_path
+    from ..lab.jvm import java_path
     res = subprocess.run([java_path(), "-cp", f"{S.LIBS_DIR}/*",
                           "org.apache.kafka.clients.producer.ProducerConfig"],
                          capture_output=True, text=True, timeout=120, check=True)
     pattern = r'id="producerconfigs_([^"]+)".*?<th>Default:</th>\s*<td>(.*?)</td>'
     return {m.group(1): html.unescape(re.sub(r"<[^>]+>", "", m.group(2))).strip()
             for m in re.finditer(pattern, res.stdout, re.S)}
+
+
+def librdkafka_default(name: str) -> str:
+    """One librdkafka default, e.g. librdkafka_default("message.timeout.ms") -> "300000"."""
+    return librdkafka_defaults()[name]
 
 
 def producer_table() -> list[tuple[str, str, str, str]]:

@@ -7,10 +7,10 @@ import mmap
 import os
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 _libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
@@ -18,6 +18,7 @@ _libc.mmap.restype = ctypes.c_void_p
 _libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int,
                        ctypes.c_int, ctypes.c_long]
 _libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+_libc.syscall.restype = ctypes.c_long
 _libc.mincore.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.POINTER(ctypes.c_ubyte)]
 _MAP_FAILED = ctypes.c_void_p(-1).value
 
@@ -84,10 +85,37 @@ def vm_writeback() -> dict[str, int]:
     return {n: int(Path(f"/proc/sys/vm/{n}").read_text()) for n in names}
 
 
-def proc_io(pid: int) -> dict[str, int]:
-    """A process's I/O counters (read_bytes: bytes it made the kernel read from the disk)."""
-    rows = Path(f"/proc/{pid}/io").read_text().splitlines()
-    return {k: int(v) for k, v in (row.split(": ") for row in rows)}
+@contextmanager
+def writeback_after(expire_s: float, every_s: float) -> Iterator[dict[str, int]]:
+    """Have the kernel write dirty pages older than expire_s, checking every every_s, for the
+    block; restore the machine's settings however it ends. Yields the settings in force.
+
+    Needs root; where /proc/sys/vm is read-only the machine's own settings stay and are yielded.
+    """
+    names = {"dirty_expire_centisecs": int(expire_s * 100),
+             "dirty_writeback_centisecs": int(every_s * 100)}
+    before = {n: Path(f"/proc/sys/vm/{n}").read_text().strip() for n in names}
+    changed = []
+    try:
+        for n, value in names.items():
+            try:
+                Path(f"/proc/sys/vm/{n}").write_text(str(value))
+                changed.append(n)
+            except OSError:
+                break
+        yield {n: int(Path(f"/proc/sys/vm/{n}").read_text()) for n in names}
+    finally:
+        for n in changed:
+            Path(f"/proc/sys/vm/{n}").write_text(before[n])
+
+
+def first_dirty_byte(path: str | Path) -> int | None:
+    """Offset of the file's first dirty or under-writeback page (page flags; root), None if clean."""
+    with _mapped(path) as (addr, cached):
+        for i, flags in _flags(addr, cached):
+            if flags & (_KPF_DIRTY | _KPF_WRITEBACK):
+                return i * PAGE
+    return None
 
 
 @dataclass
@@ -145,7 +173,41 @@ class DirtySampler:
 _KPF_DIRTY, _KPF_WRITEBACK = 1 << 4, 1 << 8  # bits of /proc/kpageflags (kernel's page-flags ABI)
 
 
+class _Range(ctypes.Structure):
+    _fields_ = [("off", ctypes.c_uint64), ("len", ctypes.c_uint64)]
+
+
+class _Stat(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_uint64) for name in (
+        "nr_cache", "nr_dirty", "nr_writeback", "nr_evicted", "nr_recently_evicted")]
+
+
+_CACHESTAT = {"x86_64": 451, "aarch64": 451}.get(os.uname().machine)
+
+
+def cachestat(path: str | Path) -> tuple[int, int] | None:
+    """(dirty or writeback pages, cached pages) from cachestat(2), Linux 6.5+; None where absent.
+
+    Needs no privileges: the kernel counts the file's page-cache marks itself.
+    """
+    if _CACHESTAT is None:
+        return None
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        stat = _Stat()
+        if _libc.syscall(_CACHESTAT, fd, ctypes.byref(_Range(0, 0)), ctypes.byref(stat), 0):
+            return None  # ENOSYS on kernels before 6.5
+        return stat.nr_dirty + stat.nr_writeback, stat.nr_cache
+    finally:
+        os.close(fd)
+
+
 def dirty(path: str | Path) -> tuple[int, int]:
+    """(dirty pages, cached pages) of a file: cachestat(2) where the kernel has it, else page flags."""
+    return cachestat(path) or page_flags(path)
+
+
+def page_flags(path: str | Path) -> tuple[int, int]:
     """(dirty pages, cached pages) of a file: its cached pages' flags from /proc/kpageflags.
 
     Maps the file, touches only pages already cached (so nothing is read from disk), looks up
@@ -153,21 +215,27 @@ def dirty(path: str | Path) -> tuple[int, int]:
     kernel hides page frame numbers.
     """
     with _mapped(path) as (addr, cached):
-        for i in cached:  # map the cached page into this process without reading the disk
-            ctypes.c_ubyte.from_address(addr + i * PAGE).value
-        n_dirty = 0
-        with open("/proc/self/pagemap", "rb") as pagemap, open("/proc/kpageflags", "rb") as kf:
-            for i in cached:
-                pagemap.seek((addr // PAGE + i) * 8)
-                entry = int.from_bytes(pagemap.read(8), "little")
-                pfn = entry & ((1 << 55) - 1)
-                if not entry >> 63 or pfn == 0:
-                    raise PermissionError("page frame numbers are hidden: reading page "
-                                          "flags needs root")
-                kf.seek(pfn * 8)
-                flags = int.from_bytes(kf.read(8), "little")
-                n_dirty += bool(flags & (_KPF_DIRTY | _KPF_WRITEBACK))
+        n_dirty = sum(bool(flags & (_KPF_DIRTY | _KPF_WRITEBACK))
+                      for _, flags in _flags(addr, cached))
         return n_dirty, len(cached)
+
+
+def _flags(addr: int, cached: list[int]) -> list[tuple[int, int]]:
+    """(page index, kpageflags) of each cached page of a mapping."""
+    for i in cached:  # map the cached page into this process without reading the disk
+        ctypes.c_ubyte.from_address(addr + i * PAGE).value
+    out = []
+    with open("/proc/self/pagemap", "rb") as pagemap, open("/proc/kpageflags", "rb") as kf:
+        for i in cached:
+            pagemap.seek((addr // PAGE + i) * 8)
+            entry = int.from_bytes(pagemap.read(8), "little")
+            pfn = entry & ((1 << 55) - 1)
+            if not entry >> 63 or pfn == 0:
+                raise PermissionError("page frame numbers are hidden: reading page "
+                                      "flags needs root")
+            kf.seek(pfn * 8)
+            out.append((i, int.from_bytes(kf.read(8), "little")))
+    return out
 
 
 def dirty_fraction(path: str | Path) -> float:

@@ -8,13 +8,14 @@ import shutil
 import signal
 import socket
 import subprocess
-import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from . import settings as S
-from .errors import LabError, LabTimeout
+from ..errors import LabError, LabTimeout
+from ..waiting import wait_for
+from . import topology as S
+from .launcher import LocalProcess, heap_mib
 
 _children: dict[int, subprocess.Popen] = {}  # JVMs this Python process started, reaped on poll
 
@@ -30,6 +31,15 @@ def java_path() -> str:
                        "apt-get install openjdk-17-jdk-headless) or set JAVA_HOME; "
                        "`make up` installs it for root on Debian/Ubuntu")
     return found
+
+
+def java_tool(name: str) -> str:
+    """A JDK tool (jcmd, ...) beside the `java` that runs the lab, so JAVA_HOME is honoured."""
+    tool = Path(os.path.realpath(java_path())).parent / name
+    if not tool.exists():
+        raise LabError(f"{name} not found beside {java_path()}: install a full JDK "
+                       "(openjdk-17-jdk-headless), not only a runtime")
+    return str(tool)
 
 
 def java_major(java: str) -> int:
@@ -80,9 +90,13 @@ class JvmLauncher:
         """The node's log.dirs (partition folders live here)."""
         return self.node_dir(n) / "data"
 
-    def log_file(self, n: S.Node) -> Path:
-        """The node's server.log."""
-        return self.node_dir(n) / "logs" / "server.log"
+    def process(self, n: S.Node) -> LocalProcess:
+        """The node's JVM: pid, logs folder and heap; LabError when it is not running."""
+        pid = self.pid(n)
+        if pid is None:
+            raise LabError(f"{n.name} is not running (start it with `python -m kafkalab "
+                           f"start {n.id}`)")
+        return LocalProcess(pid, self.node_dir(n) / "logs", heap_mib(n))
 
     # --- checks ---------------------------------------------------------------------------
     def check_tools(self) -> str:
@@ -198,15 +212,15 @@ class JvmLauncher:
                 f"-Xlog:gc:file={logs / 'gc.log'}::filecount=2,filesize=10m"]
 
     # --- faults and lifecycle -----------------------------------------------------------------
-    def start(self, n: S.Node) -> int:
-        """Start the node's JVM (detached from this process) and return its pid."""
-        if (pid := self.pid(n)) is not None:
-            return pid
+    def start(self, n: S.Node) -> None:
+        """Start the node's JVM, detached from this process."""
+        if self.pid(n) is not None:
+            return
         if port_in_use(n.port):
             raise LabError(f"port {n.port} ({n.name}) is already in use by another process; "
                            f"stop it (see `ss -ltnp | grep {n.port}`) and try again")
         props = self.write_properties(n)
-        heap = S.CONTROLLER_HEAP if n.role == "controller" else S.BROKER_HEAP
+        heap = f"{heap_mib(n)}m"
         cmd = [self.java, f"-Xms{heap}", f"-Xmx{heap}", *S.JVM_OPTS, *self._cds(n),
                *self._logging(n),
                "-cp", f"{S.LIBS_DIR}/*", "kafka.Kafka", str(props)]
@@ -216,7 +230,6 @@ class JvmLauncher:
                                     cwd=self.node_dir(n))
         _children[proc.pid] = proc
         (self.node_dir(n) / "pid").write_text(f"{proc.pid}\n")
-        return proc.pid
 
     def signal(self, n: S.Node, sig: signal.Signals) -> int:
         """Send sig to the node's JVM; raise when it is not running."""
@@ -229,13 +242,9 @@ class JvmLauncher:
 
     def wait_exit(self, n: S.Node, timeout: float) -> None:
         """Wait until the node's JVM has exited; raise LabTimeout naming the node."""
-        deadline = time.monotonic() + timeout
         # A killed JVM's threads close its sockets after the main thread is already a zombie.
-        while self.pid(n) is not None or port_in_use(n.port):
-            if time.monotonic() > deadline:
-                raise LabTimeout(f"{n.name} did not exit and free port {n.port} "
-                                 f"within {timeout:.0f} s")
-            time.sleep(0.05)
+        wait_for(lambda: self.pid(n) is None and not port_in_use(n.port), timeout,
+                 f"{n.name} to exit and free port {n.port}", interval=0.05)
 
     def kill(self, n: S.Node) -> None:
         """SIGKILL the node: no clean shutdown, like a crashed process."""
@@ -264,11 +273,8 @@ class JvmLauncher:
 
     def _wait_state(self, n: S.Node, state: str, timeout: float = 10) -> None:
         """Wait until the kernel reports the node's process in `state` (signals are async)."""
-        deadline = time.monotonic() + timeout
-        while self.state(n) != state:
-            if time.monotonic() > deadline:
-                raise LabTimeout(f"{n.name} did not become {state} within {timeout:.0f} s")
-            time.sleep(0.01)
+        wait_for(lambda: self.state(n) == state, timeout, f"{n.name} to become {state}",
+                 interval=0.01)
 
     def down(self) -> None:
         """Stop every node: the brokers together (they need the controller to shut down cleanly),

@@ -1,0 +1,1 @@
+"""The book: the site build, figures, widget panels and exercise checkers."""

@@ -1,0 +1,75 @@
+"""What a launcher can do to the lab's nodes, written once; each launcher implements what it can."""
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from ..errors import LabError
+from . import topology as T
+
+
+@dataclass(frozen=True)
+class LocalProcess:
+    """A node running as a process on this machine: what the OS probes need to watch it."""
+
+    pid: int
+    logs: Path  # the node's log folder (server.log, gc.log)
+    heap_mib: int  # its -Xmx
+
+
+class Launcher(Protocol):
+    """The capabilities of a launcher: lifecycle, faults, files and process information."""
+
+    kind: str
+    run_dir: Path
+
+    def check_tools(self) -> str:
+        """Raise LabError naming what to install when the launcher cannot run."""
+    def formatted(self) -> bool:
+        """True when every node's storage is ready to start."""
+    def format(self) -> str:
+        """Prepare every node's storage; return the cluster id."""
+    def state(self, n: T.Node) -> str:
+        """'up', 'paused' or 'down'."""
+    def start(self, n: T.Node) -> None:
+        """Start (or create) the node."""
+    def stop(self, n: T.Node, timeout: float = 30) -> None:
+        """Clean shutdown, SIGKILL after timeout seconds."""
+    def kill(self, n: T.Node) -> None:
+        """SIGKILL: a crash, no clean shutdown."""
+    def pause(self, n: T.Node) -> None:
+        """Freeze the node: it keeps its sockets and answers nothing."""
+    def resume(self, n: T.Node) -> None:
+        """Unfreeze a paused node."""
+    def down(self) -> None:
+        """Stop every node, brokers first."""
+    def wipe(self) -> None:
+        """Delete every node's data."""
+    def data_dir(self, n: T.Node) -> Path:
+        """The node's log.dirs on this machine."""
+    def pid(self, n: T.Node) -> int | None:
+        """The pid (on this machine) of the node's main process, None when it is not running."""
+    def process(self, n: T.Node) -> LocalProcess:
+        """The node as a local process, or NotAvailable when the launcher cannot offer it."""
+    def rss_mb(self, n: T.Node) -> float | None:
+        """Resident memory of the node in MiB, None when unknown."""
+
+
+def heap_mib(n: T.Node) -> int:
+    """The node's heap in MiB, as the topology sets it for both launchers."""
+    return int((T.CONTROLLER_HEAP if n.role == "controller" else T.BROKER_HEAP).rstrip("m"))
+
+
+def launcher_for(kind: str | None = None) -> Launcher:
+    """The launcher to use: KAFKALAB_LAUNCHER (jvm or docker), else jvm where java is found."""
+    from .docker import DockerLauncher
+    from .jvm import JvmLauncher
+    kind = kind or os.environ.get("KAFKALAB_LAUNCHER") or (
+        "jvm" if shutil.which("java") or os.environ.get("JAVA_HOME") or not shutil.which("docker")
+        else "docker")
+    if kind not in ("jvm", "docker"):
+        raise LabError(f"KAFKALAB_LAUNCHER={kind!r}: use 'jvm' or 'docker'")
+    return JvmLauncher() if kind == "jvm" else DockerLauncher()

@@ -1,0 +1,120 @@
+"""What acks protects: leader-failure loss trials, and writes while replicas are down."""
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from .. import oracles
+from ..lab import topology
+from .clients import Write, high_watermark, pace, producer, read_partition, write_one
+
+if TYPE_CHECKING:
+    from ..lab.cluster import Lab
+
+
+@dataclass
+class LossTrial:
+    """One leader-failure trial: what the producer was told, and what the partition kept."""
+
+    config: dict
+    leader: int
+    acknowledged: int
+    kept: int  # acknowledged records found when the partition is read back
+    lost: int
+    errors: dict[str, int]
+
+
+def leader_loss_trial(lab: Lab, config: dict, replication_factor: int = 3,
+                      min_insync_replicas: int = 2, records: int = 300,
+                      lag_s: float = 1.0) -> LossTrial:
+    """Let the followers fall behind (paused, still in the ISR), kill the leader, count losses.
+
+    The followers are paused for `lag_s` seconds — shorter than the session timeout, so the
+    controller does not fence them, and far shorter than replica.lag.time.max.ms, so the
+    leader does not drop them from the ISR — while the producer writes with `config`; then
+    the leader is killed and the followers resumed, so one of them takes over without those
+    records. Returns how many acknowledged records the partition no longer has.
+    """
+    lab.require_own("a leader-failure trial (it kills brokers)")
+    if not 0 < lag_s <= topology.max_pause_s():
+        raise ValueError(f"lag_s = {lag_s}: use 0-{topology.max_pause_s():g} s, below the "
+                         f"{topology.session_timeout_s():g} s session timeout, or the "
+                         "controller fences the paused followers first")
+    topic = lab.new_topic("loss", replication_factor=replication_factor,
+                          min_insync_replicas=min_insync_replicas)
+    leader = lab.leader(topic)
+    followers = lab.followers(topic)
+    p = producer(lab, {"message.timeout.ms": 30000, **config})
+    acked: set[bytes] = set()
+    errors: dict[str, int] = {}
+
+    def report(err, msg) -> None:
+        if err is None:
+            acked.add(msg.value())
+        else:
+            errors[err.name()] = errors.get(err.name(), 0) + 1
+
+    p.produce(topic, b"warm-up")  # connect and learn the leader before the pause,
+    p.flush(30)                    # so the timed records leave while it lasts
+    try:
+        with contextlib.ExitStack() as stack:
+            for f in followers:
+                stack.enter_context(lab.paused(f))
+            start = time.monotonic()
+            for i in range(records):
+                p.produce(topic, f"record-{i}".encode(), on_delivery=report)
+                pace(p, start + (i + 1) * lag_s / records)
+            lab.kill(leader)
+        if followers:
+            lab.wait_for(lambda: lab.leader(topic) not in (-1, leader), 30,
+                         f"a follower of {topic} to take over from broker {leader}")
+            p.flush(40)
+    finally:
+        if lab.state(leader) == "down":
+            lab.start(leader)
+    p.flush(40)
+    kept = read_partition(lab, topic) - {b"warm-up"}
+    gone = oracles.lost(acked, kept)
+    return LossTrial(dict(config), leader, len(acked), len(acked) - len(gone), len(gone), errors)
+
+
+@dataclass
+class FloorRun:
+    """One write per config with 0, 1 and 2 followers killed and after they returned."""
+
+    outcome: dict[str, dict] = field(default_factory=dict)  # label -> step -> Write
+    hw_two_down: int = -1  # the high watermark while two replicas were down, after the writes
+    hw_back: int = -1  # the high watermark once every replica was back in sync
+
+
+def writes_with_brokers_down(lab: Lab, topic: str, configs: dict[str, dict]) -> FloorRun:
+    """Outcome of one write per config with 0, 1 and 2 brokers killed (followers first),
+    keyed 0, 1, 2 and 'back' (after they returned), with the high watermark at two down."""
+    lab.require_own("writing with brokers down (it kills brokers)")
+    replicas = lab.replicas(topic)
+    victims = (lab.followers(topic) + [b for b in lab.brokers if b not in replicas])[:2]
+    run = FloorRun({label: {} for label in configs})
+
+    def probe(step) -> None:
+        for label, config in configs.items():
+            run.outcome[label][step] = write_one(lab, topic, config)
+
+    probe(0)
+    with contextlib.ExitStack() as stack:
+        for down, b in enumerate(victims, start=1):
+            stack.enter_context(lab.killed(b))
+            lab.wait_for(lambda: b not in lab.isr(topic) and b not in lab.live_brokers(), 30,
+                         f"broker {b} to be fenced and out of the ISR")
+            probe(down)
+        run.hw_two_down = high_watermark(lab, topic)
+    lab.wait_in_sync(topic)
+    written = 1 + max(w.offset for row in run.outcome.values() for w in row.values())
+    run.hw_back = lab.wait_for(lambda: (hw := high_watermark(lab, topic)) >= written and hw,
+                               30, f"the high watermark of {topic} to pass offset {written - 1}")
+    probe("back")
+    return run
+
+
+__all__ = ["FloorRun", "LossTrial", "Write", "leader_loss_trial", "writes_with_brokers_down"]

@@ -1,0 +1,248 @@
+"""Delivery under faults: per-record outcomes through an outage, duplicates from retries, backoff."""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from .. import oracles
+from ..lab import topology
+from ..waiting import sleep_until
+from .clients import pace, producer, read_partition, write_one
+
+if TYPE_CHECKING:
+    from ..lab.cluster import Lab
+
+
+@dataclass
+class Record:
+    """One record's fate: when it was sent and finished (s since the run began), and how."""
+
+    sent: float
+    done: float = float("nan")
+    error: str | None = None  # None: delivered
+
+    @property
+    def delivered(self) -> bool:
+        """True when the delivery report carried no error."""
+        return self.error is None and self.done == self.done
+
+    @property
+    def age(self) -> float:
+        """Seconds from produce() to the delivery report (nan without a report)."""
+        return self.done - self.sent
+
+
+def _sender(p, topic: str, t0: float, records: list[Record]):
+    """A produce function that records each record's send time and outcome into `records`."""
+    def send(value: bytes) -> None:
+        rec = Record(time.monotonic() - t0)
+        records.append(rec)
+
+        def report(err, msg, rec=rec) -> None:
+            rec.done = time.monotonic() - t0
+            rec.error = err.name() if err is not None else None
+        p.produce(topic, value, on_delivery=report)
+    return send
+
+
+@dataclass
+class Outage:
+    """A producer sending at a steady rate while the partition's only replica is down."""
+
+    config: dict
+    records: list[Record]
+    down_at: float  # broker killed
+    restart_at: float  # broker start requested
+    back_at: float  # partition has a leader again
+    rate: float = 0.0  # records per second achieved
+
+    def outcomes(self) -> Counter:
+        """How many records ended each way ('delivered' or the error name)."""
+        return Counter("delivered" if r.delivered else (r.error or "no report")
+                       for r in self.records)
+
+
+def outage(lab: Lab, config: dict, outage_s: float = 6.0, before_s: float = 1.0,
+           after_s: float = 2.0, rate: float = 50.0) -> Outage:
+    """Send at `rate`/s while the single replica of a new RF=1 topic is down for `outage_s` s."""
+    lab.require_own("an outage (it kills a broker)")
+    if not 0 < outage_s <= 60 or rate <= 0:
+        raise ValueError(f"outage_s = {outage_s}: use 0-60 s; rate = {rate}/s must be positive")
+    topic = lab.new_topic("outage", replication_factor=1)
+    broker = lab.leader(topic)
+    p = producer(lab, config)
+    records: list[Record] = []
+    t0 = time.monotonic()
+    send = _sender(p, topic, t0, records)
+    stop = threading.Event()
+
+    def loop() -> None:
+        i = 0
+        while not stop.is_set():
+            pace(p, t0 + i / rate)
+            send(f"{i}".encode())
+            i += 1
+
+    sender = threading.Thread(target=loop, daemon=True)
+    sender.start()
+    try:
+        sleep_until(t0 + before_s)  # the schedule of the experiment, not a wait for a condition
+        with lab.killed(broker, wait=False) as killed_at:
+            sleep_until(killed_at + outage_s)
+            restart_at = time.monotonic()
+        lab.wait_for(lambda: lab.leader(topic) == broker, 60, f"broker {broker} to lead {topic}")
+        back_at = time.monotonic()
+        sleep_until(back_at + after_s)
+    finally:
+        stop.set()
+        sender.join()
+    timeout_s = float(config.get("message.timeout.ms", 300000)) / 1000
+    p.flush(timeout_s + 10)
+    sent = [r.sent for r in records]
+    achieved = (len(sent) - 1) / (sent[-1] - sent[0]) if len(sent) > 1 else 0.0
+    return Outage(dict(config), records, killed_at - t0, restart_at - t0, back_at - t0, achieved)
+
+
+@dataclass
+class RetryRun:
+    """Records written while a broker stalled acknowledgements, read back and counted."""
+
+    config: dict
+    records: list[Record]  # per record: send time, outcome and its time
+    stall: tuple[float, float]  # when the pause began and ended (s since the run began)
+    stored: list[int] = field(default_factory=list)  # record numbers in partition order
+
+    @property
+    def sent(self) -> int:
+        """Records handed to produce()."""
+        return len(self.records)
+
+    @property
+    def acknowledged(self) -> int:
+        """Records whose delivery report carried no error."""
+        return sum(r.delivered for r in self.records)
+
+    @property
+    def errors(self) -> dict[str, int]:
+        """Failed records by error name."""
+        return dict(Counter(r.error for r in self.records if r.error))
+
+    @property
+    def duplicates(self) -> int:
+        """Extra copies in the partition."""
+        return oracles.duplicates(self.stored)
+
+    @property
+    def missing(self) -> int:
+        """Sent records with no copy in the partition."""
+        return oracles.missing(range(self.sent), self.stored)
+
+    @property
+    def reordered(self) -> int:
+        """Records stored (first copy) after a record that was sent later."""
+        return oracles.reordered(self.stored)
+
+
+def stalled(lab: Lab, config: dict, stall: str = "follower", records: int = 400,
+            stall_s: float = 1.5) -> RetryRun:
+    """Send `records` while one broker of a new RF=3 topic is paused for `stall_s` seconds.
+
+    stall="follower": with acks=all the leader appends each batch but cannot acknowledge it
+    before the broker-side request.timeout.ms, answers REQUEST_TIMED_OUT, and the producer
+    retries a batch that was already written. stall="leader": the client gives up on
+    requests after socket.timeout.ms and retries them on a new connection, while the frozen
+    leader still holds the first copies in its socket buffer and appends them on resuming.
+    """
+    lab.require_own("stalling a broker (it pauses one)")
+    if stall not in ("follower", "leader"):
+        raise ValueError(f"stall = {stall!r}: use 'follower' or 'leader'")
+    if not 0 < stall_s <= topology.max_pause_s():
+        raise ValueError(f"stall_s = {stall_s}: use 0-{topology.max_pause_s():g} s, below "
+                         f"the {topology.session_timeout_s():g} s session timeout")
+    topic = lab.new_topic("retry", replication_factor=3, min_insync_replicas=2)
+    victim = lab.leader(topic) if stall == "leader" else lab.follower(topic)
+    p = producer(lab, config)
+    p.produce(topic, b"warm-up")  # connect before the stall
+    p.flush(10)
+    done: list[Record] = []
+    t0 = time.monotonic()
+    send = _sender(p, topic, t0, done)
+    with lab.paused(victim):
+        paused_at = time.monotonic() - t0
+        for i in range(records):
+            send(f"{i}".encode())
+            pace(p, t0 + paused_at + (i + 1) * stall_s / records)
+    resumed_at = time.monotonic() - t0
+    p.flush(60)
+    stored = [int(v) for v in read_partition(lab, topic, keep_copies=True) if v != b"warm-up"]
+    return RetryRun(dict(config), done, (paused_at, resumed_at), stored)
+
+
+class _RequestLog(logging.Handler):
+    """Collects the time of every produce request a librdkafka client logs (debug=protocol)."""
+
+    def __init__(self) -> None:
+        """An empty log."""
+        super().__init__(logging.DEBUG)
+        self.sent: list[float] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Keep the time of each 'Sent ProduceRequest' line."""
+        if "Sent ProduceRequest" in record.getMessage():
+            self.sent.append(time.monotonic())
+
+
+@dataclass
+class Refused:
+    """One record sent while the leader refused every write: its tries and its outcome."""
+
+    config: dict
+    tries: list[float]  # when each produce request left (s after produce())
+    outcome: str  # the delivery report's error name, or 'delivered'
+    after_s: float  # produce() to delivery report
+
+    @property
+    def retries(self) -> int:
+        """Produce requests after the first."""
+        return max(len(self.tries) - 1, 0)
+
+    @property
+    def gaps(self) -> list[float]:
+        """Seconds between consecutive tries."""
+        return oracles.gaps(self.tries)
+
+
+def retries_while_refused(lab: Lab, configs: dict[str, dict], seconds: float = 6.0) -> dict[str, Refused]:
+    """Send one acks=all record per config while the partition refuses it (ISR below
+    min.insync.replicas), each with a `seconds` deadline; time every produce request it makes
+    (librdkafka's protocol debug log) and its outcome."""
+    lab.require_own("refusing writes (it kills brokers)")
+    topic = lab.new_topic("refused", replication_factor=3, min_insync_replicas=2)
+    first, second = lab.followers(topic)
+    result: dict[str, Refused] = {}
+    with lab.killed(first), lab.killed(second):
+        lab.wait_for(lambda: write_one(lab, topic, {"acks": "all"}).error
+                     == "NOT_ENOUGH_REPLICAS", 30,
+                     f"the leader of {topic} to refuse acks=all writes")
+        for label, config in configs.items():  # one at a time, each with its own deadline
+            log = _RequestLog()
+            logger = logging.getLogger(f"kafkalab.refused.{id(log)}")
+            logger.propagate = False
+            logger.setLevel(logging.DEBUG)
+            logger.addHandler(log)
+            p = producer(lab, {"acks": "all", "message.timeout.ms": int(seconds * 1000),
+                               "debug": "protocol", "logger": logger, **config}, quiet=False)
+            outcome: list = []
+            t0 = time.monotonic()
+            p.produce(topic, b"refused", on_delivery=lambda err, msg: outcome.append(
+                (err.name() if err is not None else "delivered", time.monotonic() - t0)))
+            lab.wait_for(lambda: p.poll(0.01) is not None and outcome, seconds + 10,
+                         f"the outcome of the refused record ({label})", interval=0)
+            p.poll(0.2)  # the log lines queued with the outcome
+            logger.removeHandler(log)
+            result[label] = Refused(dict(config), [t - t0 for t in log.sent], *outcome[0])
+    return result

@@ -1,0 +1,198 @@
+"""When acknowledged data reaches the disk: forced flushes, dirty pages, crashes and recovery."""
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..probes import pagecache, syscalls
+from ..waiting import wait_for
+from . import storage
+from .clients import ProduceRun, fill, interleaved, produce, read_partition
+
+if TYPE_CHECKING:
+    from ..lab.cluster import Lab
+
+
+@dataclass
+class FlushRun:
+    """One producer run against a topic with given flush settings, with the leader's fsyncs."""
+
+    topic_config: dict
+    run: ProduceRun
+    fsyncs: int  # fsync + fdatasync calls of the leader during the run
+
+
+def flush_cost(lab: Lab, topic_configs: dict[str, dict], producer: dict, records: int = 5000,
+               size: int = 1000, repeats: int = 1) -> dict[str, list[FlushRun]]:
+    """For each labelled topic configuration, `repeats` runs interleaved across the labels:
+    each a new RF=1 topic, a producer run, and the leader's fsync count."""
+    def one(config: dict) -> FlushRun:
+        topic = lab.new_topic("flush", replication_factor=1, config=config)
+        pid = lab.process(lab.leader(topic), "counting the broker's fsync calls").pid
+        with syscalls.SyscallCounter(pid, ("fsync", "fdatasync")) as calls:
+            run = produce(lab, topic, producer, records=records, size=size)
+        return FlushRun(dict(config), run, calls["fsync"] + calls["fdatasync"])
+    return interleaved({label: (lambda c=c: one(c)) for label, c in topic_configs.items()},
+                       repeats)
+
+
+def fsyncs_while_filling(lab: Lab, topic: str, records: int, size: int = 1000) -> tuple[int, dict]:
+    """Fill the topic (storage.fill) while counting its leader's syscalls; (bytes, counts)."""
+    pid = lab.process(lab.leader(topic), "counting the broker's fsync calls").pid
+    with syscalls.SyscallCounter(pid, ("write", "writev", "fsync", "fdatasync")) as calls:
+        written = fill(lab, topic, records, size)
+    return written, calls.counts
+
+
+@dataclass
+class FlusherRun:
+    """A segment left alone after writing, until the kernel's flusher made its pages clean."""
+
+    expire_s: float  # the kernel's dirty expiry in force
+    every_s: float  # how often the flusher woke up
+    dirty_at_start: float  # share of the segment's cached pages dirty once written
+    write_s: float  # how long writing took
+    clean_after_s: float  # from the first write to every page of the segment clean
+    synced_files: list[str]  # files the broker fsynced meanwhile
+
+
+def os_flusher(lab: Lab, broker: int, records: int = 8000, size: int = 1000,
+               expire_s: float = 3.0, every_s: float = 0.5) -> FlusherRun:
+    """Write to a RF=1 topic on `broker`, then watch its segment's dirty pages until clean,
+    with the kernel's dirty expiry set to expire_s for the run (restored after)."""
+    topic = lab.new_topic("flusher", on=[broker])
+    log = storage.segments(lab, topic)[-1].log
+    pid = lab.process(broker, "tracing the broker's fsync calls").pid
+    with pagecache.writeback_after(expire_s, every_s) as vm, syscalls.SyncTrace(pid) as syncs:
+        started = time.monotonic()
+        fill(lab, topic, records, size)
+        written = time.monotonic()
+        at_start = pagecache.dirty_fraction(log)
+        expire = vm["dirty_expire_centisecs"] / 100
+        every = vm["dirty_writeback_centisecs"] / 100
+        wait_for(lambda: pagecache.dirty(log)[0] == 0, expire + 2 * every + 30,
+                 f"the kernel to write {log.name} of {topic} back", interval=0.05)
+        clean = time.monotonic() - started
+    return FlusherRun(expire, every, at_start, written - started, clean, syncs.files)
+
+
+@dataclass
+class DirtyRun:
+    """A partition written, left alone, then its broker stopped cleanly, with Dirty sampled."""
+
+    topic: str
+    broker: int
+    data_bytes: int
+    timeline: pagecache.DirtyTimeline
+    log_bytes_while_dirty: int  # size of the .log file while its pages were still dirty
+    resident: dict[str, float] = field(default_factory=dict)  # moment -> share of .log cached
+    dirty: dict[str, float] = field(default_factory=dict)  # moment -> share of cached .log dirty
+    restart: Restart | None = None  # what the broker said when it started again
+
+    def dirty_mb(self, label: str) -> float:
+        """Machine-wide Dirty memory in MB just before a labelled moment."""
+        return self.timeline.dirty_at(label) / 1e6
+
+
+def _until(timeline: pagecache.DirtyTimeline, seconds: float) -> None:
+    """Let the sampler run `seconds` more."""
+    end = time.monotonic() - timeline.t0 + seconds
+    wait_for(lambda: timeline.t and timeline.t[-1] >= end, seconds + 10,
+             f"{seconds} s of Dirty samples", interval=0.05)
+
+
+def dirty_until_stop(lab: Lab, broker: int, records: int = 40000, size: int = 1000,
+                     idle_s: float = 4) -> DirtyRun:
+    """Write to a RF=1 topic on `broker`, wait idle_s, stop the broker cleanly, start it again."""
+    topic = lab.new_topic("dirty", on=[broker])
+    log = storage.segments(lab, topic)[-1].log
+    with pagecache.DirtySampler() as tl:
+        _until(tl, 0.5)
+        tl.mark("write starts")
+        data = fill(lab, topic, records, size)
+        tl.mark("all acknowledged")
+        _until(tl, idle_s)
+        run = DirtyRun(topic, broker, data, tl, log.stat().st_size)
+        run.resident["before the stop"] = pagecache.resident_fraction(log)
+        run.dirty["before the stop"] = pagecache.dirty_fraction(log)
+        tl.mark("clean stop")
+
+        def stopped() -> None:
+            tl.mark("broker stopped")
+            _until(tl, 1)
+            run.resident["after the stop"] = pagecache.resident_fraction(log)
+            run.dirty["after the stop"] = pagecache.dirty_fraction(log)
+        run.restart = restart(lab, broker, [topic], "clean stop", while_down=stopped)
+    return run
+
+
+@dataclass
+class Restart:
+    """What a broker said about one partition while it started again."""
+
+    how: str  # "clean stop", "kill" or "kill + unsynced pages lost"
+    load_ms: int  # the broker's own timing of loading the partition's log
+    lines: list[str]  # its log lines about recovery and about this partition
+    cut: dict[str, tuple[int, int]] = field(default_factory=dict)  # topic -> (.log bytes, kept)
+
+
+def restart_lines(text: str, topic: str) -> tuple[int, list[str]]:
+    """Load time of `topic`-0 and the recovery lines in a stretch of a broker's server.log."""
+    lines = [ln for ln in text.splitlines()
+             if "recover" in ln.lower() and (topic in ln or "logs from" in ln)
+             or f"topic={topic}, partition=0" in ln]
+    load = [int(m[1]) for ln in lines for m in [re.search(r"Completed load of .* in (\d+)ms", ln)]
+            if m and f"topic={topic}," in ln]
+    return (load[-1] if load else -1), lines
+
+
+def _cut_unsynced(log: Path) -> tuple[int, int]:
+    """Truncate a .log at its first dirty page, as a disk losing unsynced pages would leave it
+    (recovery stops at the first torn batch anyway); return (size before, size kept)."""
+    size = log.stat().st_size
+    first = pagecache.first_dirty_byte(log)
+    kept = size if first is None else first
+    os.truncate(log, kept)
+    return size, kept
+
+
+def restart(lab: Lab, broker: int, topics: list[str], how: str, lose_unsynced: list[str] = (),
+            while_down: Callable[[], None] | None = None) -> Restart:
+    """Stop (clean) or kill the broker, optionally drop unsynced pages, start it again.
+
+    `lose_unsynced` emulates a power cut for those topics' active segments on the broker: each
+    .log is cut at its first page the kernel had not yet written to the disk (page flags, read
+    while the page cache still holds them). The call returns once the broker is back in the
+    ISR of every topic and has logged loading the first one.
+    """
+    logs = lab.process(broker, "reading the broker's log").logs / "server.log"
+    offset = logs.stat().st_size
+    lab.stop(broker) if how == "clean stop" else lab.kill(broker)
+    cut = {}
+    try:
+        if while_down:
+            while_down()
+        for name in lose_unsynced:
+            cut[name] = _cut_unsynced(storage.segments(lab, name, broker=broker)[-1].log)
+    finally:
+        lab.start(broker)
+    for topic in topics:
+        wait_for(lambda: lab.leader(topic) >= 0 and broker in lab.isr(topic), 60,
+                 f"broker {broker} to be back in the ISR of {topic} after its restart")
+
+    def loaded():
+        text = logs.read_text(errors="replace")
+        r = restart_lines(text[offset:] if len(text) >= offset else text, topics[0])
+        return r[0] >= 0 and r
+    load_ms, lines = wait_for(loaded, 30, f"broker {broker} to log the load of {topics[0]}")
+    return Restart(how + (" + unsynced pages lost" if lose_unsynced else ""), load_ms, lines, cut)
+
+
+def numbers(lab: Lab, topic: str) -> set[int]:
+    """The record numbers (written by clients.fill) present in partition 0 of the topic."""
+    return {int(v[:8]) for v in read_partition(lab, topic)}
