@@ -1,4 +1,5 @@
-"""Command line: python -m kafkalab up | down [--wipe] | status | kill|stop|start|pause|resume N | bench."""
+"""Command line: python -m kafkalab up | down [--wipe] | status | kill|stop|start|pause|resume N
+| bench | tool NAME ARGS."""
 from __future__ import annotations
 
 import argparse
@@ -39,10 +40,23 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("broker", type=int, help=f"broker id: {[b.id for b in S.BROKERS]}")
     sub.add_parser("bench", add_help=False,
                    help="Python harness vs Kafka's ProducerPerformance (see bench --help)")
+    t = sub.add_parser("tool", add_help=False,
+                       help="run one of Kafka's tools on the lab, e.g. tool kafka-topics --list")
+    t.add_argument("name", help="kafka-topics, kafka-log-dirs, kafka-dump-log, ...")
     args, rest = ap.parse_known_args(argv)
     if args.cmd == "bench":
         from .workloads.bench import main as bench
         return bench(rest)
+    if args.cmd == "tool":
+        from .lab import tools
+        try:
+            done = tools.run(args.name, *rest, check=False)
+        except LabError as e:
+            print(f"kafkalab: {e}", file=sys.stderr)
+            return 1
+        sys.stdout.write(done.stdout)
+        sys.stderr.write(done.stderr)
+        return done.returncode
     if rest:
         ap.error(f"unrecognised arguments: {' '.join(rest)}")
     try:

@@ -43,10 +43,11 @@ def test_perf_stat_csv():
 def test_strace_sendfile_and_sync_lines():
     text = ("4242  sendfile(312, 298, [1048576] => [1064960], 16384) = 16384\n"
             "4243  sendfile(312, 298, [0], 8) = -1 EAGAIN (Resource temporarily unavailable)\n"
-            "4244  fsync(77)                   = 0\n4244  fdatasync(78) = 0\n"
+            "4244  fsync(77</d/replication-offset-checkpoint.tmp>) = 0\n4244  fdatasync(78) = 0\n"
             "4245  fsync(79 <unfinished ...>\n")
     assert syscalls.parse_strace_sendfile(text) == [(4242, 298, 1048576, 16384)]
-    assert syscalls.parse_strace_syncs(text) == [(4244, "fsync", 77), (4244, "fdatasync", 78)]
+    assert syscalls.parse_strace_syncs(text) == [
+        (4244, "fsync", 77, "/d/replication-offset-checkpoint.tmp"), (4244, "fdatasync", 78, "")]
 
 
 def test_gc_log_and_allocation_between_full_gcs():

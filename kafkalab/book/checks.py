@@ -395,6 +395,7 @@ def check_kill_loss_prediction(lab: Lab, predicted_lost: int, records: int = 500
     from ..workloads.clients import fill
     from ..workloads.flush import numbers, restart
     _whole("predicted_lost", predicted_lost, low=0)
+    lab.require_own("killing a broker")
     broker = lab.brokers[0]
     topic = lab.new_topic("ex-kill", on=[broker])
     fill(lab, topic, records, size=1000)

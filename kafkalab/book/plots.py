@@ -283,3 +283,54 @@ def dirty_timeline(timeline, title: str):
     ax.legend(loc="upper left", fontsize=8)
     fig.tight_layout()
     return fig
+
+
+@shown
+def batch_layout(batch, title: str):
+    """The 61-byte header of one record batch as a ruler of fields, each with its value."""
+    from ..logfile import HEADER_FIELDS
+    sizes = (8, 4, 4, 1, 4, 2, 4, 8, 8, 8, 2, 4, 4)
+    fig, ax = plt.subplots(figsize=(11, 3.6))
+    start = 0
+    palette = plt.get_cmap("tab20")
+    for i, (name, size) in enumerate(zip(HEADER_FIELDS, sizes, strict=True)):
+        ax.barh(0, size, left=start, color=palette(i), edgecolor="black")
+        value = getattr(batch, name)
+        label = f"{name}\n{value}" if name != "attributes" else (
+            f"attributes\n{batch.compression}, txn={int(batch.is_transactional)}, "
+            f"ctrl={int(batch.is_control)}")
+        ax.text(start + size / 2, 0.45 + 0.35 * (i % 2), label, ha="center", va="bottom",
+                fontsize=7, rotation=0)
+        start += size
+    ax.barh(0, 12, left=start, color="#dddddd", edgecolor="black", hatch="//")
+    ax.text(start + 6, -0.1, f"{batch.records_count} records\n({batch.size - 61} B, "
+            f"{batch.compression})", ha="center", va="center", fontsize=7)
+    ax.axvspan(21, 61, ymin=0.02, ymax=0.08, color="#d9534f")
+    ax.text(41, -0.62, "CRC-32C covers bytes 21 to the end of the batch", ha="center",
+            fontsize=7, color="#d9534f")
+    ax.set_xlim(0, start + 12)
+    ax.set_ylim(-0.8, 1.6)
+    ax.set_yticks([])
+    ax.set_xlabel("byte within the batch")
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+@shown
+def sparse_index(runs: dict[str, tuple[list, list]], title: str):
+    """Batch start positions in a .log and the index entries pointing into it, per labelled run."""
+    fig, axes = plt.subplots(len(runs), 1, figsize=(9, 1.7 * len(runs) + 0.8), squeeze=False)
+    for ax, (label, (batches, entries)) in zip(axes[:, 0], runs.items(), strict=True):
+        ax.vlines([b.position / 1024 for b in batches], 0, 1, color="#bbbbbb", lw=0.6,
+                  label=f"{len(batches)} batch starts")
+        ax.vlines([pos / 1024 for _, pos in entries], 0, 1, color="#d9534f", lw=1.4,
+                  label=f"{len(entries)} index entries")
+        ax.set_yticks([])
+        ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)
+        ax.legend(loc="upper right", fontsize=7, ncol=2)
+        ax.set_xlim(0, max([b.position for b in batches] or [1]) / 1024 * 1.02)
+    axes[-1, 0].set_xlabel("byte position in the .log file (KiB)")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig

@@ -152,6 +152,12 @@ class Lab(Faults):
                  timeout, f"every partition of {name} to have a leader")
         return name
 
+    # --- Kafka's own tools ---------------------------------------------------------------------
+    def tool(self, name: str, *args: str, check: bool = True) -> str:
+        """Run one of Kafka's tools against this cluster (its bootstrap filled in); its output."""
+        from .tools import run
+        return run(name, *args, bootstrap=self.bootstrap, check=check).stdout
+
     # --- waiting and files ---------------------------------------------------------------------
     wait_for = staticmethod(wait_for)
 

@@ -65,7 +65,8 @@ class Faults:
 
     def process(self, broker: int, doing: str = "reading a broker's process") -> LocalProcess:
         """The broker as a local process (pid, logs, heap); NotAvailable where the launcher has none."""
-        return self.launcher.process(self._node(broker, doing))
+        n = self._node(broker, doing)  # NotAvailable on an external cluster, before anything else
+        return self.launcher.process(n)
 
     def state(self, broker: int) -> str:
         """'up', 'paused' or 'down'."""

@@ -58,11 +58,20 @@ def resident_fraction(path: str | Path) -> float:
     return cached / pages if pages else 1.0
 
 
-def evict(path: str | Path) -> None:
-    """Write the file's dirty pages, then ask the kernel to drop its cached pages."""
+def sync(path: str | Path) -> None:
+    """Have the kernel write the file's dirty pages to the disk now (fdatasync)."""
     fd = os.open(path, os.O_RDONLY)
     try:
-        os.fdatasync(fd)  # DONTNEED drops clean pages only
+        os.fdatasync(fd)
+    finally:
+        os.close(fd)
+
+
+def evict(path: str | Path) -> None:
+    """Write the file's dirty pages, then ask the kernel to drop its cached pages."""
+    sync(path)  # DONTNEED drops clean pages only
+    fd = os.open(path, os.O_RDONLY)
+    try:
         os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
     finally:
         os.close(fd)

@@ -9,6 +9,7 @@ import subprocess
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 from ..errors import LabError, NotAvailable
 from ..waiting import wait_for
@@ -103,12 +104,13 @@ class SendfileTrace:
     calls: list[Sendfile] = field(default_factory=list)
     files: list[str] = field(default_factory=list)  # SyncTrace: the file of each sync
     CALLS = "trace=sendfile"
+    FLAGS: ClassVar[tuple[str, ...]] = ()
 
     def __enter__(self) -> SendfileTrace:
         """Attach strace to every thread and wait until all are traced."""
         self._out = Path(tempfile.mkstemp(prefix="kafkalab-strace-", suffix=".txt")[1])
         self._proc = subprocess.Popen(
-            [_tool("strace", "strace"), "-f", "-qq", "-e", self.CALLS, "-e",
+            [_tool("strace", "strace"), "-f", "-qq", *self.FLAGS, "-e", self.CALLS, "-e",
              "signal=none", "-o", str(self._out), "-p", str(self.pid)],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         def traced() -> bool:
@@ -164,27 +166,25 @@ def parse_strace_sendfile(text: str) -> list[tuple[int, int, int, int]]:
     return out
 
 
-_SYNC = re.compile(r"^(\d+)\s+(fsync|fdatasync)\((\d+)\)\s+= 0")
+_SYNC = re.compile(r"^(\d+)\s+(fsync|fdatasync)\((\d+)(?:<([^>]*)>)?\)\s+= 0")
 
 
-def parse_strace_syncs(text: str) -> list[tuple[int, str, int]]:
-    """(thread, call, fd) for each successful fsync/fdatasync in `strace -f` output."""
-    return [(int(m[1]), m[2], int(m[3])) for line in text.splitlines()
+def parse_strace_syncs(text: str) -> list[tuple[int, str, int, str]]:
+    """(thread, call, fd, file) for each successful fsync/fdatasync in `strace -f -y` output."""
+    return [(int(m[1]), m[2], int(m[3]), m[4] or "") for line in text.splitlines()
             if (m := _SYNC.match(line))]
 
 
 class SyncTrace(SendfileTrace):
-    """Context manager: every fsync and fdatasync of a process, with the file each one synced."""
+    """Context manager: every fsync and fdatasync of a process, with the file each one synced
+    (strace -y names it at the moment of the call)."""
 
     CALLS = "trace=fsync,fdatasync"
+    FLAGS = ("-y",)
 
     def __exit__(self, *exc) -> None:
-        """Detach strace and name the file behind each synced descriptor."""
+        """Detach strace and keep the file of each sync."""
         self._proc.send_signal(signal.SIGINT)
         self._proc.wait(15)
-        for _tid, _call, fd in parse_strace_syncs(self._out.read_text()):
-            try:
-                self.files.append(os.readlink(f"/proc/{self.pid}/fd/{fd}"))
-            except OSError:
-                self.files.append(f"fd {fd} (closed)")
+        self.files = [f or f"fd {fd}" for _, _, fd, f in parse_strace_syncs(self._out.read_text())]
         self._out.unlink(missing_ok=True)

@@ -31,7 +31,9 @@ def consumer(lab: Lab, config: dict | None = None):
     """A quiet Consumer on the lab that commits nothing unless config says so."""
     from confluent_kafka import Consumer
     return Consumer({"bootstrap.servers": lab.bootstrap, "group.id": "kafkalab-reader",
-                     "enable.auto.commit": False, **QUIET, **(config or {})})
+                     "enable.auto.commit": False,
+                     # Re-learn a topic soon if a just-restarted broker answered "unknown".
+                     "topic.metadata.refresh.interval.ms": 2000, **QUIET, **(config or {})})
 
 
 def pace(client, due: float) -> None:
@@ -181,9 +183,7 @@ def read_partition(lab: Lab, topic: str, partition: int = 0, timeout: float = 60
         # The high watermark trails the leader's log until the followers have copied it.
         lab.wait_in_sync(topic, partition, timeout)
         tp = TopicPartition(topic, partition, OFFSET_BEGINNING)
-        # Just after a restart the new consumer's metadata may not know the partition yet.
-        watermarks = lambda: c.get_watermark_offsets(tp, timeout=2)
-        low, high = wait_for(watermarks, 30, f"the watermarks of {topic}-{partition}")
+        low, high = watermarks(lab, topic, partition)
         c.assign([tp])
         values: list[bytes] = []
         position = [low]
@@ -197,7 +197,7 @@ def read_partition(lab: Lab, topic: str, partition: int = 0, timeout: float = 60
         while True:  # read to the high watermark, until it stops moving
             wait_for(caught_up, timeout, f"reading {topic}-{partition} up to offset {high}",
                      interval=0)
-            newer = wait_for(watermarks, 30, f"the watermarks of {topic}-{partition}")[1]
+            newer = watermarks(lab, topic, partition)[1]
             if newer == high:
                 break
             high = newer
@@ -206,16 +206,25 @@ def read_partition(lab: Lab, topic: str, partition: int = 0, timeout: float = 60
         c.close()
 
 
-def high_watermark(lab: Lab, topic: str, partition: int = 0) -> int:
-    """The partition's high watermark as a consumer sees it (the offset after the last readable record)."""
+def watermarks(lab: Lab, topic: str, partition: int = 0, timeout: float = 30) -> tuple[int, int]:
+    """(log start offset, high watermark) of a partition, from the leader (ListOffsets).
+
+    Asked through the lab's admin client: a consumer created just after a broker restart
+    can cache the topic as unknown for minutes.
+    """
     from confluent_kafka import TopicPartition
-    c = consumer(lab)
-    try:
-        return wait_for(lambda: c.get_watermark_offsets(TopicPartition(topic, partition),
-                                                        timeout=2), 30,
-                        f"the watermarks of {topic}-{partition}")[1]
-    finally:
-        c.close()
+    from confluent_kafka.admin import OffsetSpec
+
+    def ask(spec) -> int:
+        tp = TopicPartition(topic, partition)
+        return lab.admin.list_offsets({tp: spec}, request_timeout=5)[tp].result(6).offset
+    return wait_for(lambda: (ask(OffsetSpec.earliest()), ask(OffsetSpec.latest())), timeout,
+                    f"the watermarks of {topic}-{partition}")
+
+
+def high_watermark(lab: Lab, topic: str, partition: int = 0) -> int:
+    """The offset after the last record a consumer can read (read_uncommitted)."""
+    return watermarks(lab, topic, partition)[1]
 
 
 @dataclass
@@ -249,10 +258,11 @@ def write_one(lab: Lab, topic: str, config: dict, timeout: float = 30) -> Write:
     return answers[-1]
 
 
-def fill(lab: Lab, topic: str, records: int, size: int = 1000) -> int:
+def fill(lab: Lab, topic: str, records: int, size: int = 1000, first: int = 0) -> int:
     """Write records of size bytes (acks=all, 16 KB batches) and return the bytes written.
 
-    Each value starts with its number (8 digits), so a reader can tell which records survived.
+    Each value starts with its number (8 digits, from `first`), so a reader can tell which
+    records survived.
     """
     if size < 8:
         raise ValueError(f"size = {size}: records need at least 8 bytes for their number")
@@ -262,7 +272,7 @@ def fill(lab: Lab, topic: str, records: int, size: int = 1000) -> int:
     for i in range(records):
         while True:
             try:
-                p.produce(topic, b"%08d" % i + pad,
+                p.produce(topic, b"%08d" % (first + i) + pad,
                           on_delivery=lambda e, m: e and failed.append(e.str()))
                 break
             except BufferError:

@@ -1,0 +1,143 @@
+"""Partitions written to show what the log file holds: every kind of batch the lab writes."""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..errors import LabError
+from ..logfile import Batch, read_batches, read_index, read_segment
+from .clients import producer
+
+if TYPE_CHECKING:
+    from ..lab.cluster import Lab
+
+CODECS = ("gzip", "zstd", "lz4", "snappy")
+
+
+def varied_segment(lab: Lab) -> tuple[str, Path]:
+    """A one-replica topic holding plain, keyless, null-value, headered, compressed (each codec),
+    idempotent and transactional batches, one transaction committed and one aborted; returns
+    the topic and its segment's .log path on the leader."""
+    topic = lab.new_topic("varied", replication_factor=1)
+
+    def send(config: dict, items: list[tuple]) -> None:
+        p = producer(lab, {"linger.ms": 50, **config})
+        for key, value, headers in items:
+            p.produce(topic, key=key, value=value, headers=headers)
+        if p.flush(30):
+            raise LabError(f"writing to {topic} with {config} did not finish in 30 s")
+
+    send({"enable.idempotence": False}, [
+        (b"k1", b"plain", None), (None, b"no key", [("h1", b"v1"), ("h2", None)]),
+        (b"deleted", None, None)])
+    for codec in CODECS:
+        send({"compression.type": codec, "enable.idempotence": False},
+             [(f"{codec}-{i}".encode(), (codec * 20).encode(), None) for i in range(5)])
+    send({"enable.idempotence": True}, [(b"idem", f"i{i}".encode(), None) for i in range(3)])
+    tx = producer(lab, {"transactional.id": f"kafkalab-{uuid.uuid4().hex[:8]}"})
+    tx.init_transactions(30)
+    for outcome in ("commit", "abort"):
+        tx.begin_transaction()
+        for i in range(2):
+            tx.produce(topic, key=b"tx", value=f"{outcome}-{i}".encode())
+        tx.flush(30)
+        (tx.commit_transaction if outcome == "commit" else tx.abort_transaction)(30)
+    log = lab.log_dir(lab.leader(topic), topic) / "00000000000000000000.log"
+    return topic, log
+
+
+PURPOSE = {
+    ".log": "record batches, as producers sent them",
+    ".index": "offset -> byte position in the .log (sparse)",
+    ".timeindex": "timestamp -> offset (sparse)",
+    ".snapshot": "producer ids and their last sequence numbers, at that offset",
+    ".txnindex": "aborted transactions in the segment (offset ranges)",
+    "leader-epoch-checkpoint": "leader epoch -> first offset written in it",
+    "partition.metadata": "the topic's id, to tell a re-created topic apart",
+}
+
+
+def files(folder: Path) -> list[tuple[str, int, str]]:
+    """(name, bytes, what it is for) for each file of a partition's folder, sorted by name."""
+    out = []
+    for f in sorted(folder.iterdir()):
+        key = f.name if f.name in PURPOSE else f.suffix
+        out.append((f.name, f.stat().st_size, PURPOSE.get(key, "?")))
+    return out
+
+
+@dataclass
+class Lookup:
+    """Finding an offset by hand: the index entry used, then the batches scanned in the .log."""
+
+    offset: int
+    entry: tuple[int, int] | None  # (relative offset, position) of the entry used, None: none
+    start: int  # byte position the scan started from
+    scanned: int  # batch headers read until the one holding the offset
+    batch: Batch
+
+
+def lookup(log: Path, offset: int) -> Lookup:
+    """Find `offset` the way the broker does: the last index entry at or below it, then a scan."""
+    base = int(log.stem)
+    entries = [e for e in read_index(log.with_suffix(".index")) if base + e[0] <= offset]
+    entry = entries[-1] if entries else None
+    start = entry[1] if entry else 0
+    scanned = 0
+    for batch in read_batches(log.read_bytes()[start:], decode=True):
+        scanned += 1
+        if batch.base_offset <= offset <= batch.last_offset:
+            batch.position += start
+            return Lookup(offset, entry, start, scanned, batch)
+    raise LabError(f"offset {offset} is not in {log}")
+
+
+@dataclass
+class Corruption:
+    """A byte flipped in a killed broker's segment, and what the broker made of it on start."""
+
+    batch_offset: int  # base offset of the batch that was damaged
+    position: int  # byte flipped
+    log_end_before: int
+    log_end_after: int
+    lines: list[str]  # the broker's log lines about the damage
+
+
+def corrupt_and_restart(lab: Lab, topic: str, batch_index: int) -> Corruption:
+    """Kill the topic's only replica, flip a byte inside one batch of its active segment, start
+    it again and return what recovery did (the broker re-reads segments past its recovery point)."""
+    from .flush import restart
+    broker = lab.leader(topic)
+    log = lab.log_dir(broker, topic) / "00000000000000000000.log"
+    before = read_segment(log)
+    target = before[batch_index]
+    position = target.position + target.size - 5
+
+    def flip() -> None:
+        data = bytearray(log.read_bytes())
+        data[position] ^= 0xFF
+        log.write_bytes(bytes(data))
+    logs = lab.process(broker, "reading the broker's log").logs / "server.log"
+    offset = logs.stat().st_size
+    restart(lab, broker, [topic], "kill", while_down=flip)
+    text = logs.read_text(errors="replace")[offset:]
+    lines = [ln for ln in text.splitlines() if f"partition={topic}-0" in ln
+             and ("orrupt" in ln or "runcat" in ln or "invalid" in ln.lower())]
+    after = read_segment(log)
+    return Corruption(target.base_offset, position, before[-1].last_offset + 1,
+                      (after[-1].last_offset + 1) if after else 0, lines)
+
+
+def log_dirs_size(described: str, broker: int, partition: str) -> int:
+    """A partition's size on a broker from `kafka-log-dirs --describe` output (its JSON line)."""
+    import json
+    line = next(ln for ln in described.splitlines() if ln.startswith("{"))
+    for b in json.loads(line)["brokers"]:
+        if b["broker"] == broker:
+            for d in b["logDirs"]:
+                for p in d["partitions"]:
+                    if p["partition"] == partition:
+                        return p["size"]
+    raise LabError(f"kafka-log-dirs did not report {partition} on broker {broker}")
