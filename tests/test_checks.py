@@ -73,3 +73,13 @@ def test_a_cluster_the_book_does_not_run_is_not_the_readers_fault(lab, monkeypat
         checks.check_no_loss(ext, {"acks": "all"}, 2)
     with pytest.raises(NotAvailable):
         checks.check_kill_loss_prediction(ext, 0)
+
+
+def test_log_file_checkers(lab):
+    topic = lab.new_topic("ex-wrong-log", replication_factor=1, config={"segment.bytes": str(2**20)})
+    clients.fill(lab, topic, 2000, size=1000)
+    segs = storage.segments(lab, topic)
+    wrong(checks.check_batch_position, lab, topic, 1500, segs[0].log.name, 0, match="not")
+    wrong(checks.check_batch_position, lab, topic, 1500, segs[1].log.name, 0, match="starts at byte")
+    wrong(checks.check_producer_id, lab, topic, 10, 12345, match="kafka-dump-log says producer")
+    wrong(checks.check_index_every_batch, lab, {}, match="index entries for")

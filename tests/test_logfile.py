@@ -80,7 +80,7 @@ def test_truncated_files_name_the_position(tmp_path, lab):
     cut.write_bytes(data[:second + 30])
     with pytest.raises(logfile.SegmentError, match=f"batch at byte {second} says it is"):
         logfile.read_segment(cut)
-    cut.write_bytes(data[:second + 7])
+    cut.write_bytes(data[:second + 10])
     with pytest.raises(logfile.SegmentError, match=f"truncated batch header at byte {second}"):
         logfile.read_segment(cut)
     cut.write_bytes(data[:second] + bytes(100))  # zeros after the last batch: the end

@@ -1,56 +1,12 @@
-"""Exercise checkers: run the reader's settings on the lab and say what went wrong.
-
-A checker raises AssertionError ("wrong") only for the reader's answer; a cluster that cannot
-run the check (an external one, a missing tool) raises NotAvailable, which the notebook shows
-as a one-line note and never as the reader's mistake.
-"""
+"""Exercise checkers for chapters 00-03: the lab, acks, retries, batching."""
 from __future__ import annotations
 
-import functools
-import os
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from confluent_kafka import KafkaException
-
-from ..errors import LabError, NotAvailable
-from .site import SOLUTIONS
+from .common import _settings, _whole, checker
 
 if TYPE_CHECKING:
-    from ..lab.cluster import Lab
-
-
-def solutions() -> bool:
-    """True when the book is built or tested: the exercises' solution cells then run.
-
-    In JupyterLab they do nothing, so "Run All" checks the reader's own answers.
-    """
-    return os.environ.get(SOLUTIONS) == "1"
-
-
-def checker(fn: Callable[..., None]) -> Callable[..., None]:
-    """Turn errors the reader's settings caused into "wrong"; let NotAvailable through."""
-    @functools.wraps(fn)
-    def check(*args: Any, **kwargs: Any) -> None:
-        try:
-            fn(*args, **kwargs)
-        except (AssertionError, NotAvailable):
-            raise
-        except (ValueError, LabError, KafkaException) as e:
-            raise AssertionError(f"your settings could not run: {e}") from None
-    return check
-
-
-def _whole(name: str, value: Any, low: int = 1) -> None:
-    """Refuse a value that is not a whole number >= low, naming the setting."""
-    if not isinstance(value, int) or isinstance(value, bool) or value < low:
-        raise AssertionError(f"set {name} to a whole number >= {low} (got {value!r})")
-
-
-def _settings(name: str, value: Any) -> None:
-    """Refuse a value that is not a dict of settings."""
-    if not isinstance(value, dict):
-        raise AssertionError(f"{name} must be a dict of settings, got {value!r}")
+    from ...lab.cluster import Lab
 
 
 # --- the lab ------------------------------------------------------------------------------------
@@ -78,7 +34,7 @@ def check_follower_choice(lab: Lab, topic: str, victim: int) -> None:
 @checker
 def check_durability_settings(lab: Lab, replication_factor: int, min_insync_replicas: int) -> None:
     """Pass when acks=all writes survive one broker down but are refused with two down."""
-    from ..workloads.acks import writes_with_brokers_down
+    from ...workloads.acks import writes_with_brokers_down
     _whole("replication_factor", replication_factor)
     _whole("min_insync_replicas", min_insync_replicas)
     topic = lab.new_topic("ex-durable", replication_factor=replication_factor,
@@ -98,7 +54,7 @@ def check_durability_settings(lab: Lab, replication_factor: int, min_insync_repl
 @checker
 def check_failover_prediction(lab: Lab, topic: str, predicted_s: float) -> None:
     """Kill the leader; pass when predicted_s is within 1 s of the time until a new leader."""
-    from ..workloads.failover import failover
+    from ...workloads.failover import failover
     if not isinstance(predicted_s, (int, float)) or isinstance(predicted_s, bool):
         raise AssertionError(f"predict a number of seconds, got {predicted_s!r}")
     run = failover(lab, topic, victim="leader", settle=0.5)
@@ -116,7 +72,7 @@ def check_failover_prediction(lab: Lab, topic: str, predicted_s: float) -> None:
 def check_no_loss(lab: Lab, producer_config: dict, min_insync_replicas: int) -> None:
     """Pass when the leader-failure trial loses nothing and no write is acknowledged by the
     leader alone (two followers down: refused)."""
-    from ..workloads.acks import leader_loss_trial, writes_with_brokers_down
+    from ...workloads.acks import leader_loss_trial, writes_with_brokers_down
     _settings("producer_config", producer_config)
     _whole("min_insync_replicas", min_insync_replicas)
     trial = leader_loss_trial(lab, producer_config, min_insync_replicas=min_insync_replicas)
@@ -140,7 +96,7 @@ def check_no_loss(lab: Lab, producer_config: dict, min_insync_replicas: int) -> 
 @checker
 def check_writes_with_two_down(lab: Lab, acks: str) -> None:
     """Pass when a write with `acks` is accepted while two of three replicas are down."""
-    from ..workloads.acks import writes_with_brokers_down
+    from ...workloads.acks import writes_with_brokers_down
     topic = lab.new_topic("ex-two-down", replication_factor=3, min_insync_replicas=2)
     outcome = writes_with_brokers_down(lab, topic, {"yours": {"acks": acks}}).outcome["yours"][2]
     if outcome.error is not None:
@@ -153,7 +109,7 @@ def check_writes_with_two_down(lab: Lab, acks: str) -> None:
 def check_readable_prediction(lab: Lab, readable: bool) -> None:
     """Write acks=1 with both followers down; pass when `readable` says whether a consumer
     could read it before they returned."""
-    from ..workloads.acks import writes_with_brokers_down
+    from ...workloads.acks import writes_with_brokers_down
     if not isinstance(readable, bool):
         raise AssertionError(f"answer True or False, got {readable!r}")
     topic = lab.new_topic("ex-readable", replication_factor=3, min_insync_replicas=2)
@@ -173,7 +129,7 @@ def check_readable_prediction(lab: Lab, readable: bool) -> None:
 
 def _deadline_s(config: dict) -> float:
     """The producer's deadline in seconds, as librdkafka reads config (0 means never)."""
-    from ..workloads.client_defaults import librdkafka_default
+    from ...workloads.client_defaults import librdkafka_default
     ms = float(config.get("message.timeout.ms", config.get(
         "delivery.timeout.ms", librdkafka_default("message.timeout.ms"))))
     return float("inf") if ms == 0 else ms / 1000
@@ -183,7 +139,7 @@ def _deadline_s(config: dict) -> float:
 def check_outage_settings(lab: Lab, producer_config: dict, outage_s: float = 5.0,
                           report_within_s: float = 20.0) -> None:
     """Pass when no record fails through the outage and the deadline is within report_within_s."""
-    from ..workloads.delivery import outage
+    from ...workloads.delivery import outage
     _settings("producer_config", producer_config)
     deadline = _deadline_s(producer_config)
     if deadline > report_within_s:
@@ -201,7 +157,7 @@ def check_outage_settings(lab: Lab, producer_config: dict, outage_s: float = 5.0
 @checker
 def check_no_duplicates(lab: Lab, producer_config: dict) -> None:
     """Pass when retries caused by a stalled follower leave exactly one copy of each record."""
-    from ..workloads.delivery import stalled
+    from ...workloads.delivery import stalled
     _settings("producer_config", producer_config)
     config = {"acks": "all", "request.timeout.ms": 500, **producer_config}
     run = stalled(lab, config, stall="follower")
@@ -218,7 +174,7 @@ def check_no_duplicates(lab: Lab, producer_config: dict) -> None:
 def check_refused_prediction(lab: Lab, seconds: float, error: str) -> None:
     """Pass when a record with retries=3, refused by the leader, fails with `error` within
     0.5 s of `seconds` after produce()."""
-    from ..workloads.delivery import retries_while_refused
+    from ...workloads.delivery import retries_while_refused
     if not isinstance(seconds, (int, float)) or not isinstance(error, str):
         raise AssertionError("answer a number of seconds and an error name (a string)")
     r = retries_while_refused(lab, {"retries=3": {"retries": 3}})["retries=3"]
@@ -238,7 +194,7 @@ def check_refused_prediction(lab: Lab, seconds: float, error: str) -> None:
 def check_batching(lab: Lab, producer_config: dict, rate: int = 1000, max_requests_per_record:
                    float = 0.05, max_p99_ms: float = 150.0) -> None:
     """Pass when, at `rate` records/s, the settings send few requests and keep p99 low."""
-    from ..workloads.clients import produce
+    from ...workloads.clients import produce
     _settings("producer_config", producer_config)
     topic = lab.new_topic("ex-batching", replication_factor=3)
     run = produce(lab, topic, {"acks": "all", **producer_config}, records=2 * rate,
@@ -259,7 +215,7 @@ def check_batching(lab: Lab, producer_config: dict, rate: int = 1000, max_reques
 @checker
 def check_batch_prediction(lab: Lab, predicted: float, linger_ms: int = 50, rate: int = 100) -> None:
     """Pass when `predicted` records per batch is within 40% of what librdkafka reports."""
-    from ..workloads.clients import produce
+    from ...workloads.clients import produce
     if not isinstance(predicted, (int, float)) or predicted <= 0:
         raise AssertionError(f"predict a positive number of records per batch, got {predicted!r}")
     topic = lab.new_topic("ex-batch-size", replication_factor=3)
@@ -275,7 +231,7 @@ def check_batch_prediction(lab: Lab, predicted: float, linger_ms: int = 50, rate
 def check_batching_culprit(lab: Lab, producer_config: dict, culprit: str, rate: int = 200) -> None:
     """Pass when removing `culprit` from producer_config turns one request per record into
     batches, and the config with it really sends one request per record."""
-    from ..workloads.clients import produce
+    from ...workloads.clients import produce
     if culprit not in producer_config:
         raise AssertionError(f"{culprit!r} is not one of the settings: {sorted(producer_config)}")
     topic = lab.new_topic("ex-culprit", replication_factor=3)
@@ -290,120 +246,3 @@ def check_batching_culprit(lab: Lab, producer_config: dict, culprit: str, rate: 
                              "it is not what stops the batching")
     print(f"Correct: {per['as given']:.2f} requests per record as given, "
           f"{per[f'without {culprit}']:.2f} without {culprit}.")
-
-
-# --- page cache and flush -------------------------------------------------------------------------
-
-
-@checker
-def check_segment_answer(lab: Lab, topic: str, offset: int, base_offset: int, cached: bool) -> None:
-    """Pass when base_offset names the segment holding `offset` and `cached` its residency."""
-    from ..workloads.storage import segments
-    segs = segments(lab, topic)
-    holding = [s for s in segs if s.base_offset <= offset][-1]
-    if base_offset != holding.base_offset:
-        near = [s.base_offset for s in segs if abs(s.base_offset - offset) < 3000]
-        raise AssertionError(f"offset {offset} is not in the segment starting at {base_offset}; "
-                             f"a segment holds offsets from its base offset up to the next "
-                             f"segment's (base offsets near it: {near})")
-    share = holding.resident
-    if bool(cached) != (share > 0.5):
-        raise AssertionError(f"{100 * share:.0f}% of that segment's pages are in the page "
-                             f"cache, so cached should be {share > 0.5}")
-    print(f"Correct: offset {offset} lies in {holding.log.name}, {100 * share:.0f}% cached.")
-
-
-@checker
-def check_segment_count(lab: Lab, topic_config: dict, megabytes: int = 10, low: int = 5,
-                        high: int = 10) -> None:
-    """Pass when writing `megabytes` of 1 KB records under topic_config leaves low..high segments."""
-    from ..workloads.clients import fill
-    from ..workloads.storage import segments
-    _settings("topic_config", topic_config)
-    topic = lab.new_topic("ex-segments", replication_factor=1,
-                          config={k: str(v) for k, v in topic_config.items()})
-    fill(lab, topic, megabytes * 1000, size=1000)
-    count = len(segments(lab, topic))
-    if not low <= count <= high:
-        raise AssertionError(f"{megabytes} MB made {count} segments, not {low}..{high}: "
-                             f"a segment rolls at segment.bytes")
-    print(f"Correct: {count} segments for {megabytes} MB.")
-
-
-@checker
-def check_dirty_prediction(lab: Lab, predicted_share: float, megabytes: int = 4) -> None:
-    """Pass when predicted_share is within 0.2 of the share of a fresh segment's cached pages
-    that are dirty right after `megabytes` were acknowledged."""
-    from ..probes import pagecache
-    from ..workloads.clients import fill
-    from ..workloads.storage import segments
-    if not isinstance(predicted_share, (int, float)) or not 0 <= predicted_share <= 1:
-        raise AssertionError(f"predict a share between 0 and 1, got {predicted_share!r}")
-    topic = lab.new_topic("ex-dirty", replication_factor=1)
-    fill(lab, topic, megabytes * 1000, size=1000)
-    measured = pagecache.dirty_fraction(segments(lab, topic)[-1].log)
-    if abs(measured - predicted_share) > 0.2:
-        raise AssertionError(f"{measured:.0%} of the segment's cached pages were dirty, not "
-                             f"{predicted_share:.0%}")
-    print(f"Correct: {measured:.0%} dirty after {megabytes} MB were acknowledged.")
-
-
-@checker
-def check_sync_every_request(lab: Lab, topic_config: dict) -> None:
-    """Pass when the leader fsyncs at least once per produce request under topic_config."""
-    from ..workloads.flush import flush_cost
-    _settings("topic_config", topic_config)
-    run = flush_cost(lab, {"yours": {k: str(v) for k, v in topic_config.items()}},
-                     {"acks": "1", "batch.size": 16384}, records=2000, size=1000)["yours"][0]
-    if run.fsyncs < run.run.produce_requests:
-        raise AssertionError(f"{run.fsyncs} fsync calls for {run.run.produce_requests} produce "
-                             f"requests: some requests were acknowledged before a flush")
-    print(f"Correct: {run.fsyncs} fsyncs for {run.run.produce_requests} requests "
-          f"({run.run.throughput:,.0f} records/s).")
-
-
-@checker
-def check_flush_by_rolling(lab: Lab, topic_config: dict, megabytes: int = 8,
-                           every_mib: int = 2) -> None:
-    """Pass when, without flush.* settings, Kafka flushes at least every `every_mib` MiB:
-    every rolled segment at most that large, and at least one fsync per roll."""
-    from ..workloads.flush import fsyncs_while_filling
-    from ..workloads.storage import segments
-    _settings("topic_config", topic_config)
-    if any(k.startswith("flush.") for k in topic_config):
-        raise AssertionError("leave flush.messages and flush.ms at their defaults here")
-    topic = lab.new_topic("ex-rolling", replication_factor=1,
-                          config={k: str(v) for k, v in topic_config.items()})
-    _, calls = fsyncs_while_filling(lab, topic, megabytes * 1000, size=1000)
-    rolled = segments(lab, topic)[:-1]
-    flushes = calls["fsync"] + calls["fdatasync"]
-    largest = max((s.log_bytes for s in rolled), default=megabytes * 10**6)
-    if largest > every_mib * 2**20:
-        raise AssertionError(f"{megabytes} MB rolled {len(rolled)} segments, the largest "
-                             f"{largest / 2**20:.1f} MiB: more than {every_mib} MiB went "
-                             "unsynced between rolls")
-    if flushes < len(rolled):
-        raise AssertionError(f"{flushes} fsyncs for {len(rolled)} rolled segments")
-    print(f"Correct: {len(rolled)} segments rolled, none over {every_mib} MiB, "
-          f"{flushes} fsyncs for {megabytes} MB.")
-
-
-@checker
-def check_kill_loss_prediction(lab: Lab, predicted_lost: int, records: int = 5000) -> None:
-    """Kill the only replica right after `records` were acknowledged; pass when predicted_lost
-    is how many are gone after its restart."""
-    from ..workloads.clients import fill
-    from ..workloads.flush import numbers, restart
-    _whole("predicted_lost", predicted_lost, low=0)
-    lab.require_own("killing a broker")
-    broker = lab.brokers[0]
-    topic = lab.new_topic("ex-kill", on=[broker])
-    fill(lab, topic, records, size=1000)
-    restart(lab, broker, [topic], "kill")
-    lost = records - len(numbers(lab, topic))
-    if lost != predicted_lost:
-        raise AssertionError(f"{lost} records were lost, not {predicted_lost}: where do the "
-                             "acknowledged bytes live while the broker process dies?")
-    print(f"Correct: {lost} of {records} lost; the page cache outlived the process.")
-
-

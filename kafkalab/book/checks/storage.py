@@ -1,0 +1,124 @@
+"""Exercise checkers for chapters 04-05: page cache, segments, flush."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .common import _settings, _whole, checker
+
+if TYPE_CHECKING:
+    from ...lab.cluster import Lab
+
+
+# --- page cache and flush -------------------------------------------------------------------------
+
+
+@checker
+def check_segment_answer(lab: Lab, topic: str, offset: int, base_offset: int, cached: bool) -> None:
+    """Pass when base_offset names the segment holding `offset` and `cached` its residency."""
+    from ...workloads.storage import segments
+    segs = segments(lab, topic)
+    holding = [s for s in segs if s.base_offset <= offset][-1]
+    if base_offset != holding.base_offset:
+        near = [s.base_offset for s in segs if abs(s.base_offset - offset) < 3000]
+        raise AssertionError(f"offset {offset} is not in the segment starting at {base_offset}; "
+                             f"a segment holds offsets from its base offset up to the next "
+                             f"segment's (base offsets near it: {near})")
+    share = holding.resident
+    if bool(cached) != (share > 0.5):
+        raise AssertionError(f"{100 * share:.0f}% of that segment's pages are in the page "
+                             f"cache, so cached should be {share > 0.5}")
+    print(f"Correct: offset {offset} lies in {holding.log.name}, {100 * share:.0f}% cached.")
+
+
+@checker
+def check_segment_count(lab: Lab, topic_config: dict, megabytes: int = 10, low: int = 5,
+                        high: int = 10) -> None:
+    """Pass when writing `megabytes` of 1 KB records under topic_config leaves low..high segments."""
+    from ...workloads.clients import fill
+    from ...workloads.storage import segments
+    _settings("topic_config", topic_config)
+    topic = lab.new_topic("ex-segments", replication_factor=1,
+                          config={k: str(v) for k, v in topic_config.items()})
+    fill(lab, topic, megabytes * 1000, size=1000)
+    count = len(segments(lab, topic))
+    if not low <= count <= high:
+        raise AssertionError(f"{megabytes} MB made {count} segments, not {low}..{high}: "
+                             f"a segment rolls at segment.bytes")
+    print(f"Correct: {count} segments for {megabytes} MB.")
+
+
+@checker
+def check_dirty_prediction(lab: Lab, predicted_share: float, megabytes: int = 4) -> None:
+    """Pass when predicted_share is within 0.2 of the share of a fresh segment's cached pages
+    that are dirty right after `megabytes` were acknowledged."""
+    from ...probes import pagecache
+    from ...workloads.clients import fill
+    from ...workloads.storage import segments
+    if not isinstance(predicted_share, (int, float)) or not 0 <= predicted_share <= 1:
+        raise AssertionError(f"predict a share between 0 and 1, got {predicted_share!r}")
+    topic = lab.new_topic("ex-dirty", replication_factor=1)
+    fill(lab, topic, megabytes * 1000, size=1000)
+    measured = pagecache.dirty_fraction(segments(lab, topic)[-1].log)
+    if abs(measured - predicted_share) > 0.2:
+        raise AssertionError(f"{measured:.0%} of the segment's cached pages were dirty, not "
+                             f"{predicted_share:.0%}")
+    print(f"Correct: {measured:.0%} dirty after {megabytes} MB were acknowledged.")
+
+
+@checker
+def check_sync_every_request(lab: Lab, topic_config: dict) -> None:
+    """Pass when the leader fsyncs at least once per produce request under topic_config."""
+    from ...workloads.flush import flush_cost
+    _settings("topic_config", topic_config)
+    run = flush_cost(lab, {"yours": {k: str(v) for k, v in topic_config.items()}},
+                     {"acks": "1", "batch.size": 16384}, records=2000, size=1000)["yours"][0]
+    if run.fsyncs < run.run.produce_requests:
+        raise AssertionError(f"{run.fsyncs} fsync calls for {run.run.produce_requests} produce "
+                             f"requests: some requests were acknowledged before a flush")
+    print(f"Correct: {run.fsyncs} fsyncs for {run.run.produce_requests} requests "
+          f"({run.run.throughput:,.0f} records/s).")
+
+
+@checker
+def check_flush_by_rolling(lab: Lab, topic_config: dict, megabytes: int = 8,
+                           every_mib: int = 2) -> None:
+    """Pass when, without flush.* settings, Kafka flushes at least every `every_mib` MiB:
+    every rolled segment at most that large, and at least one fsync per roll."""
+    from ...workloads.flush import fsyncs_while_filling
+    from ...workloads.storage import segments
+    _settings("topic_config", topic_config)
+    if any(k.startswith("flush.") for k in topic_config):
+        raise AssertionError("leave flush.messages and flush.ms at their defaults here")
+    topic = lab.new_topic("ex-rolling", replication_factor=1,
+                          config={k: str(v) for k, v in topic_config.items()})
+    _, calls = fsyncs_while_filling(lab, topic, megabytes * 1000, size=1000)
+    rolled = segments(lab, topic)[:-1]
+    flushes = calls["fsync"] + calls["fdatasync"]
+    largest = max((s.log_bytes for s in rolled), default=megabytes * 10**6)
+    if largest > every_mib * 2**20:
+        raise AssertionError(f"{megabytes} MB rolled {len(rolled)} segments, the largest "
+                             f"{largest / 2**20:.1f} MiB: more than {every_mib} MiB went "
+                             "unsynced between rolls")
+    if flushes < len(rolled):
+        raise AssertionError(f"{flushes} fsyncs for {len(rolled)} rolled segments")
+    print(f"Correct: {len(rolled)} segments rolled, none over {every_mib} MiB, "
+          f"{flushes} fsyncs for {megabytes} MB.")
+
+
+@checker
+def check_kill_loss_prediction(lab: Lab, predicted_lost: int, records: int = 5000) -> None:
+    """Kill the only replica right after `records` were acknowledged; pass when predicted_lost
+    is how many are gone after its restart."""
+    from ...workloads.clients import fill
+    from ...workloads.flush import numbers, restart
+    _whole("predicted_lost", predicted_lost, low=0)
+    lab.require_own("killing a broker")
+    broker = lab.brokers[0]
+    topic = lab.new_topic("ex-kill", on=[broker])
+    fill(lab, topic, records, size=1000)
+    restart(lab, broker, [topic], "kill")
+    lost = records - len(numbers(lab, topic))
+    if lost != predicted_lost:
+        raise AssertionError(f"{lost} records were lost, not {predicted_lost}: where do the "
+                             "acknowledged bytes live while the broker process dies?")
+    print(f"Correct: {lost} of {records} lost; the page cache outlived the process.")
