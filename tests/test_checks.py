@@ -83,3 +83,8 @@ def test_log_file_checkers(lab):
     wrong(checks.check_batch_position, lab, topic, 1500, segs[1].log.name, 0, match="starts at byte")
     wrong(checks.check_producer_id, lab, topic, 10, 12345, match="kafka-dump-log says producer")
     wrong(checks.check_index_every_batch, lab, {}, match="index entries for")
+
+
+def test_retention_checkers(lab):
+    wrong(checks.check_resume_prediction, lab, 60, match="not 60")
+    wrong(checks.check_compaction_config, lab, {"retention.ms": 1000}, match="no key is ever")

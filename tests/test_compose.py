@@ -49,3 +49,7 @@ def test_compose_has_health_checks_and_data_mounts():
         s = services()[n.name]
         assert "healthcheck" in s, n.name
         assert any(v.endswith(":/var/lib/kafka/data") for v in s["volumes"]), n.name
+
+
+def test_every_lab_setting_names_kafkas_default():
+    assert set(S.KAFKA_DEFAULTS) == set(S.BROKER_SETTINGS)

@@ -334,3 +334,35 @@ def sparse_index(runs: dict[str, tuple[list, list]], title: str):
     fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+@shown
+def segment_lives(watch, title: str):
+    """Each segment as a bar from first seen to marked .deleted to removed; the log start offset."""
+    fig, (ax, ax2) = plt.subplots(2, 1, figsize=(9, 4.8), sharex=True,
+                                  gridspec_kw={"height_ratios": [2, 1]})
+    end = watch.now()
+    lives = sorted(watch.segments.values(), key=lambda s: s.base_offset)
+    for i, s in enumerate(lives):
+        live_until = s.marked if s.marked is not None else end
+        ax.barh(i, live_until - s.seen, left=s.seen, color="#5b8def")
+        if s.marked is not None:
+            ax.barh(i, (s.removed or end) - s.marked, left=s.marked, color="#cccccc",
+                    hatch="//", edgecolor="grey")
+    ax.set_yticks(range(len(lives)), [str(s.base_offset) for s in lives], fontsize=7)
+    ax.set_ylabel("segment (base offset)")
+    for t, label in watch.marks:
+        for a in (ax, ax2):
+            a.axvline(t, color="grey", ls=":", lw=1)
+        ax.text(t, len(lives) - 0.4, label, rotation=90, fontsize=7, va="top", ha="right")
+    ax.barh([], [], color="#5b8def", label="on disk")
+    ax.barh([], [], color="#cccccc", hatch="//", label="renamed .deleted")
+    ax.legend(loc="lower right", fontsize=7)
+    if watch.start_offsets:
+        ts, offsets = zip(*watch.start_offsets, strict=True)
+        ax2.step(ts, offsets, where="post", color="#d9534f")
+    ax2.set_ylabel("log start offset")
+    ax2.set_xlabel("time (s)")
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig

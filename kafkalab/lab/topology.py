@@ -58,6 +58,8 @@ BROKER_SETTINGS: dict[str, str] = {
     "log.initial.task.delay.ms": "1000",  # default 30000
     # Retention is checked every 5 s, so the retention chapter need not wait 5 minutes.
     "log.retention.check.interval.ms": "5000",  # default 300000
+    # An idle log cleaner looks for work every second instead of every 15 s.
+    "log.cleaner.backoff.ms": "1000",  # default 15000
     # Internal topics are replicated like production ones: survive a broker failure.
     "offsets.topic.replication.factor": "3",  # default 3 (the single-broker quickstart uses 1)
     "transaction.state.log.replication.factor": "3",  # default 3
@@ -77,6 +79,22 @@ BROKER_SETTINGS: dict[str, str] = {
     "log.cleaner.threads": "1",  # default 1
     # Topics are created by the book, by name; a typo should fail, not create a topic.
     "auto.create.topics.enable": "false",  # default true
+}
+
+# Kafka's own default for each setting above, printed beside the lab's value by the chapters.
+KAFKA_DEFAULTS: dict[str, str] = {
+    "broker.session.timeout.ms": "9000", "broker.heartbeat.interval.ms": "2000",
+    "group.initial.rebalance.delay.ms": "3000", "log.initial.task.delay.ms": "30000",
+    "log.retention.check.interval.ms": "300000", "log.cleaner.backoff.ms": "15000",
+    "offsets.topic.replication.factor": "3", "transaction.state.log.replication.factor": "3",
+    "transaction.state.log.min.isr": "2",
+    "share.coordinator.state.topic.replication.factor": "3",
+    "share.coordinator.state.topic.min.isr": "2", "offsets.topic.num.partitions": "50",
+    "transaction.state.log.num.partitions": "50",
+    "share.coordinator.state.topic.num.partitions": "50", "num.network.threads": "3",
+    "num.io.threads": "8", "background.threads": "10", "num.replica.fetchers": "1",
+    "num.recovery.threads.per.data.dir": "2", "log.cleaner.threads": "1",
+    "auto.create.topics.enable": "true",
 }
 
 # Settings of the controller (it runs no partitions, only the metadata quorum).

@@ -207,19 +207,23 @@ def read_partition(lab: Lab, topic: str, partition: int = 0, timeout: float = 60
 
 
 def watermarks(lab: Lab, topic: str, partition: int = 0, timeout: float = 30) -> tuple[int, int]:
-    """(log start offset, high watermark) of a partition, from the leader (ListOffsets).
+    """(log start offset, high watermark) of a partition, from its leader (ListOffsets).
 
-    Asked through the lab's admin client: a consumer created just after a broker restart
-    can cache the topic as unknown for minutes.
+    Each try uses a new admin client: a long-lived client keeps sending the leader epoch it
+    cached before a broker restarted and is refused (FENCED_LEADER_EPOCH), and a consumer made
+    just after a restart can cache the topic as unknown for minutes.
     """
     from confluent_kafka import TopicPartition
-    from confluent_kafka.admin import OffsetSpec
+    from confluent_kafka.admin import AdminClient, OffsetSpec
 
-    def ask(spec) -> int:
-        tp = TopicPartition(topic, partition)
-        return lab.admin.list_offsets({tp: spec}, request_timeout=5)[tp].result(6).offset
-    return wait_for(lambda: (ask(OffsetSpec.earliest()), ask(OffsetSpec.latest())), timeout,
-                    f"the watermarks of {topic}-{partition}")
+    from ..lab.cluster import ADMIN
+    tp = TopicPartition(topic, partition)
+
+    def ask() -> tuple[int, int]:
+        admin = AdminClient({**ADMIN, "bootstrap.servers": lab.bootstrap})
+        return tuple(admin.list_offsets({tp: spec}, request_timeout=5)[tp].result(6).offset
+                     for spec in (OffsetSpec.earliest(), OffsetSpec.latest()))
+    return wait_for(ask, timeout, f"the watermarks of {topic}-{partition}")
 
 
 def high_watermark(lab: Lab, topic: str, partition: int = 0) -> int:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ...errors import LabTimeout
 from .common import _settings, _whole, checker
 
 if TYPE_CHECKING:
@@ -60,3 +61,74 @@ def check_index_every_batch(lab: Lab, topic_config: dict, records: int = 300) ->
         raise AssertionError(f"{len(entries)} index entries for {len(batches)} batches: an "
                              "entry is added only once index.interval.bytes have passed")
     print(f"Correct: {len(entries)} entries for {len(batches)} batches.")
+
+
+@checker
+def check_log_start_prediction(lab: Lab, predicted: int) -> None:
+    """Write 3,000 records to a 6 s retention topic; pass when `predicted` is the log start
+    offset once all of them expired."""
+    from ...workloads import clients
+    _whole("predicted", predicted, low=0)
+    lab.require_own("watching retention (it reads the broker's folder)")
+    topic = lab.new_topic("ex-expired", replication_factor=1, config={
+        "segment.bytes": str(2**20), "retention.ms": "6000", "file.delete.delay.ms": "1000"})
+    clients.fill(lab, topic, 3_000, size=1000)
+    start = lab.wait_for(lambda: (s := clients.watermarks(lab, topic)[0]) >= 3_000 and s, 40,
+                         f"retention to delete every record of {topic}")
+    if predicted != start:
+        raise AssertionError(f"the log start offset became {start}, not {predicted}: the "
+                             "expired active segment goes too, after a roll")
+    print(f"Correct: log start offset {start}, the same as the log end offset.")
+
+
+@checker
+def check_resume_prediction(lab: Lab, predicted: int) -> None:
+    """Records 0-99 exist, 0-59 are deleted (DeleteRecords), then record 100 is written; a new
+    consumer with auto.offset.reset=latest asks for offset 0. Pass when `predicted` is the first
+    offset it receives."""
+    from confluent_kafka import TopicPartition
+
+    from ...workloads import clients
+    _whole("predicted", predicted, low=0)
+    topic = lab.new_topic("ex-resume", replication_factor=1)
+    clients.fill(lab, topic, 100, size=100)
+    tp = TopicPartition(topic, 0, 60)
+    lab.admin.delete_records([tp], request_timeout=10)[tp].result(11)
+    c = clients.consumer(lab, {"group.id": f"ex-resume-{topic}", "auto.offset.reset": "latest"})
+    try:
+        c.assign([TopicPartition(topic, 0, 0)])
+        lab.wait_for(lambda: c.poll(0.2) is None and c.position([TopicPartition(topic, 0)])[0]
+                     .offset >= 0, 15, "the consumer to settle on a position")
+        clients.fill(lab, topic, 1, size=100, first=100)
+        msg = lab.wait_for(lambda: (m := c.poll(0.5)) is not None and m.error() is None and m,
+                           15, f"a record from {topic}")
+    finally:
+        c.close()
+    if predicted != msg.offset():
+        raise AssertionError(f"it received offset {msg.offset()} first, not {predicted}: "
+                             "'latest' jumps to the log end, skipping what is still there")
+    print(f"Correct: offset {msg.offset()}; offsets 60-99 were still on disk and were skipped.")
+
+
+@checker
+def check_compaction_config(lab: Lab, topic_config: dict) -> None:
+    """Pass when a topic with topic_config, given 30 versions of 20 keys and a roll, is
+    compacted to one record per key in its closed segments within 30 s."""
+    from ...workloads import retention
+    _settings("topic_config", topic_config)
+    if "compact" not in str(topic_config.get("cleanup.policy", "delete")):
+        raise AssertionError("with cleanup.policy=delete (the default) no key is ever compacted")
+    lab.require_own("reading the partition's files")
+    topic = lab.new_topic("ex-compact", replication_factor=1,
+                          config={"segment.bytes": str(2**20),
+                                  **{k: str(v) for k, v in topic_config.items()}})
+    retention.versions(lab, topic, keys=20, rounds=90)
+    folder = lab.log_dir(lab.leader(topic), topic)
+    try:
+        lab.wait_for(lambda: max(retention.closed_counts(folder).values(), default=2) <= 1, 30,
+                     "compaction")
+    except LabTimeout as e:
+        raise AssertionError(f"after 30 s the closed segments still hold several versions of "
+                             f"a key: {e}") from None
+    print(f"Correct: one record per key in the closed segments of {topic}.")
+
