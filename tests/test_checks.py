@@ -86,5 +86,5 @@ def test_log_file_checkers(lab):
 
 
 def test_retention_checkers(lab):
-    wrong(checks.check_resume_prediction, lab, 60, match="not 60")
+    wrong(checks.check_resume_prediction, lab, 0, match="not 0")
     wrong(checks.check_compaction_config, lab, {"retention.ms": 1000}, match="no key is ever")
