@@ -10,10 +10,13 @@ JARS_STAMP := kafka/libs/.fetched
 .PHONY: venv jars tools up down status lint test book lab clean
 
 venv: $(VENV_STAMP)
-$(VENV_STAMP): requirements.txt pyproject.toml
+$(VENV_STAMP): requirements.txt pyproject.toml kafkalab/book/jupyterlab/overrides.json
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed (found " + sys.version.split()[0] + "); set PYTHON=python3.11")'
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt
+	@# JupyterLab without first-run pop-ups (news, update checks) for `make lab`.
+	mkdir -p $(VENV)/share/jupyter/lab/settings
+	cp kafkalab/book/jupyterlab/overrides.json $(VENV)/share/jupyter/lab/settings/overrides.json
 	touch $@
 
 jars: $(JARS_STAMP)
@@ -34,8 +37,17 @@ down:
 status: venv
 	$(PY) -m kafkalab status
 
-lint: venv
+# ruff over the package and tests; actionlint over the CI workflow (built with `go install`
+# from the Go module proxy where Go is present, as on CI; skipped with a note elsewhere).
+ACTIONLINT := $(VENV)/bin/actionlint
+$(ACTIONLINT): | venv
+	@if command -v go >/dev/null 2>&1; then \
+	  GOBIN=$(abspath $(VENV)/bin) go install github.com/rhysd/actionlint/cmd/actionlint@v1.7.12; \
+	else echo "note: Go not found: .github/workflows is not linted (actionlint needs go install)"; fi
+
+lint: venv $(ACTIONLINT)
 	$(VENV)/bin/ruff check kafkalab tests
+	@if [ -x $(ACTIONLINT) ]; then $(ACTIONLINT) -color=false .github/workflows/*.yml && echo "actionlint: workflows ok"; fi
 
 # Lint, then unit and behaviour tests against the real lab and every notebook with nbval (each
 # notebook runs once, exercises with their solutions; tests/nbcapture.py keeps the outputs),

@@ -13,6 +13,7 @@ import pytest
 
 _outputs: dict[Path, dict[int, list]] = defaultdict(dict)
 _cells: dict[Path, int] = defaultdict(int)
+_seconds: dict[Path, list[tuple[float, str]]] = defaultdict(list)  # file -> (seconds, test)
 
 
 def pytest_collection_modifyitems(items) -> None:
@@ -26,6 +27,8 @@ def pytest_collection_modifyitems(items) -> None:
 def pytest_runtest_makereport(item, call):
     """After a notebook cell ran, keep what it printed and drew."""
     yield
+    if call.when == "call":
+        _seconds[Path(str(item.fspath))].append((call.duration, item.name))
     if call.when == "call" and getattr(item, "test_outputs", None) is not None:
         _outputs[Path(str(item.fspath))][item.cell_num] = list(item.test_outputs)
 

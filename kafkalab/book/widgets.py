@@ -33,7 +33,7 @@ def panel(fn: Callable[..., Any], preview: bool = True, **controls: Any) -> None
     reported, not raised. Returns nothing, so no function repr is left under the panel.
     """
     from ipywidgets import interact_manual
-    interact_manual(guarded(fn), **controls)
+    interact_manual.options(manual_name="Run")(guarded(fn), **controls)
     if preview:
         print("With the default settings (change them above and press Run):")
         guarded(fn)()
