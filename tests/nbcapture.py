@@ -34,8 +34,24 @@ def pytest_runtest_makereport(item, call):
 
 
 def pytest_sessionfinish(session) -> None:
-    """Write every fully run notebook to _build/executed."""
+    """Write every fully run notebook to _build/executed, and the run's timings table."""
     from kafkalab.book import site
     for path, outputs in _outputs.items():
         if len(outputs) == _cells[path]:
             site.save_executed(path, outputs)
+    write_timings(site.S.ROOT / "_build" / "timings.md", site.S.ROOT)
+
+
+def write_timings(target: Path, root: Path) -> None:
+    """A table of seconds per file (notebook or test module), with its slowest item."""
+    if not _seconds:
+        return
+    rows = sorted(((sum(s for s, _ in items), path, max(items)) for path, items in _seconds.items()),
+                  reverse=True)
+    lines = ["# Timings of the last test run", "", "| file | seconds | slowest |", "|---|---|---|"]
+    for total, path, (slow, name) in rows:
+        rel = path.relative_to(root) if path.is_relative_to(root) else path
+        lines.append(f"| {rel} | {total:.1f} | {name} ({slow:.1f} s) |")
+    lines.append(f"| all | {sum(r[0] for r in rows):.1f} | |")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text("\n".join(lines) + "\n")

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import LabError
 from ..logfile import Batch, read_batches, read_index, read_segment
-from .clients import producer
+from .clients import producer, watermarks
 
 if TYPE_CHECKING:
     from ..lab.cluster import Lab
@@ -44,6 +44,10 @@ def varied_segment(lab: Lab) -> tuple[str, Path]:
             tx.produce(topic, key=b"tx", value=f"{outcome}-{i}".encode())
         tx.flush(30)
         (tx.commit_transaction if outcome == "commit" else tx.abort_transaction)(30)
+    # The coordinator writes the commit and abort markers after answering: wait for them.
+    written = 3 + 5 * len(CODECS) + 3 + 2 * (2 + 1)
+    lab.wait_for(lambda: watermarks(lab, topic)[1] >= written, 30,
+                 f"the transaction markers to reach {topic} (log end offset {written})")
     log = lab.log_dir(lab.leader(topic), topic) / "00000000000000000000.log"
     return topic, log
 
