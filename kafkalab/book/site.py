@@ -188,7 +188,7 @@ def stage(versions: dict[str, str]) -> list[dict]:
     (STAGE / "_toc.yml").write_text(yaml.safe_dump(toc, sort_keys=False))
     config = yaml.safe_load((S.ROOT / "_config.yml").read_text())
     config["execute"]["execute_notebooks"] = "off"
-    config["sphinx"]["extra_extensions"].append("kafkalab.book")  # setup() below
+    config["sphinx"]["extra_extensions"].append("kafkalab.book.site")  # setup() below
     built = datetime.date.today().isoformat()
     config.setdefault("html", {})["extra_footer"] = (
         "<p>Measured with " + ", ".join(f"{k} {v}" for k, v in versions.items())
