@@ -258,7 +258,23 @@ def setup(app) -> dict:
         if "script_files" in context:
             context["script_files"][:] = kept
     app.connect("html-page-context", unique_scripts, priority=900)  # after the others add theirs
+    app.connect("env-get-updated", number_exercises_by_chapter, priority=900)  # after numfig's
     return {"parallel_read_safe": True, "parallel_write_safe": True}
+
+
+def number_exercises_by_chapter(app, env) -> list[str]:
+    """Number each exercise page's exercises after its chapter: exercises/12-x -> 12.1, 12.2...
+
+    Sphinx numbers enumerable nodes across the whole book when no toctree is numbered;
+    this rewrites the numbers it assigned, in page order, before any page is written.
+    """
+    for doc, kinds in env.toc_fignumbers.items():
+        found = re.match(r"exercises/(\d+)-", doc)
+        if found and "exercise" in kinds:
+            ordered = sorted(kinds["exercise"].items(), key=lambda kv: kv[1])
+            for i, (node_id, _) in enumerate(ordered, start=1):
+                kinds["exercise"][node_id] = (int(found.group(1)), i)
+    return []
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -135,3 +135,12 @@ def test_ledger_lists_every_verdict_as_held():
                   "E1", "E2", "E3", "E4", "E5"):
         assert f">{claim}<" in text, f"claim {claim} missing from the ledger"
     assert "FAILED" not in text and "not run" not in text
+
+
+def test_exercises_are_numbered_after_their_chapter():
+    """Exercise pages number their tasks chapter.task (exercises/12-x: 12.1, 12.2, ...), at least three."""
+    import re
+    for page in sorted((book.HTML / "exercises").glob("*.html")):
+        chapter = int(page.name.split("-")[0])
+        numbers = set(re.findall(r"Exercise (\d+\.\d+)", page.read_text()))
+        assert {f"{chapter}.1", f"{chapter}.2", f"{chapter}.3"} <= numbers, (page.name, numbers)
