@@ -355,9 +355,10 @@ def segment_lives(watch, title: str):
         for a in (ax, ax2):
             a.axvline(t, color="grey", ls=":", lw=1)
         ax.text(t, len(lives) - 0.4, label, rotation=90, fontsize=7, va="top", ha="right")
-    ax.barh([], [], color="#5b8def", label="on disk")
-    ax.barh([], [], color="#cccccc", hatch="//", label="renamed .deleted")
-    ax.legend(loc="lower right", fontsize=7)
+    from matplotlib.patches import Patch
+    ax.legend(handles=[Patch(color="#5b8def", label="on disk"),
+                       Patch(facecolor="#cccccc", hatch="//", edgecolor="grey",
+                             label="renamed .deleted")], loc="lower right", fontsize=7)
     if watch.start_offsets:
         ts, offsets = zip(*watch.start_offsets, strict=True)
         ax2.step(ts, offsets, where="post", color="#d9534f")
