@@ -1,6 +1,7 @@
 """Waiting for a condition with a deadline: the one polling loop every room of kafkalab uses."""
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -34,3 +35,38 @@ def sleep_until(deadline: float) -> None:
     """Sleep until time.monotonic() reaches deadline (a schedule, not a wait for a condition)."""
     while (left := deadline - time.monotonic()) > 0:
         time.sleep(left)
+
+
+class Sampler:
+    """Context manager: calls self.sample() every `interval` seconds in a thread for the block.
+
+    A subclass implements sample() and sets self.result, which the with-statement yields.
+    """
+
+    result: Any = None
+
+    def __init__(self, interval: float) -> None:
+        """Prepare the thread; it starts when the block is entered."""
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def sample(self) -> None:
+        """Take one sample (subclasses)."""
+        raise NotImplementedError
+
+    def _run(self) -> None:
+        """Sample until stopped."""
+        while not self._stop.is_set():
+            self.sample()
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> Any:
+        """Start sampling; yield the result object that fills while the block runs."""
+        self._thread.start()
+        return self.result
+
+    def __exit__(self, *exc) -> None:
+        """Stop sampling and wait for the thread."""
+        self._stop.set()
+        self._thread.join()

@@ -5,12 +5,13 @@ import ctypes
 import ctypes.util
 import mmap
 import os
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from ..waiting import Sampler
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 _libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
@@ -148,35 +149,20 @@ class DirtyTimeline:
         return before[-1] if before else self.dirty[0]
 
 
-class DirtySampler:
+class DirtySampler(Sampler):
     """Context manager: samples /proc/meminfo Dirty and Writeback every interval seconds."""
 
     def __init__(self, interval: float = 0.05) -> None:
         """Prepare a sampler; it starts when the with-block is entered."""
-        self.interval = interval
-        self.timeline = DirtyTimeline()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
+        super().__init__(interval)
+        self.result = DirtyTimeline()
 
-    def _run(self) -> None:
-        """Sample until stopped."""
-        while not self._stop.is_set():
-            info = meminfo()
-            tl = self.timeline
-            tl.t.append(time.monotonic() - tl.t0)
-            tl.dirty.append(info["Dirty"])
-            tl.writeback.append(info["Writeback"])
-            self._stop.wait(self.interval)
-
-    def __enter__(self) -> DirtyTimeline:
-        """Start sampling; the timeline fills while the block runs."""
-        self._thread.start()
-        return self.timeline
-
-    def __exit__(self, *exc) -> None:
-        """Stop sampling (one last sample included)."""
-        self._stop.set()
-        self._thread.join()
+    def sample(self) -> None:
+        """One Dirty/Writeback sample."""
+        info, tl = meminfo(), self.result
+        tl.t.append(time.monotonic() - tl.t0)
+        tl.dirty.append(info["Dirty"])
+        tl.writeback.append(info["Writeback"])
 
 
 _KPF_DIRTY, _KPF_WRITEBACK = 1 << 4, 1 << 8  # bits of /proc/kpageflags (kernel's page-flags ABI)

@@ -1,7 +1,6 @@
 """Retention and compaction watched on disk: segments appearing, marked `.deleted`, removed."""
 from __future__ import annotations
 
-import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -9,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..logfile import read_segment
-from ..waiting import wait_for
+from ..waiting import Sampler, wait_for
 from .clients import producer, watermarks
 
 if TYPE_CHECKING:
@@ -58,36 +57,24 @@ class Watch:
                 life.marked = life.marked if life.marked is not None else t
 
 
-class Watcher:
+class Watcher(Sampler):
     """Context manager: samples a partition's folder (and its log start offset) in a thread."""
 
     def __init__(self, lab: Lab, topic: str, every: float = 0.05) -> None:
         """Watch partition 0 of `topic` on its leader."""
-        self.lab, self.topic, self.every = lab, topic, every
+        super().__init__(every)
+        self.lab, self.topic = lab, topic
         self.folder = lab.log_dir(lab.leader(topic), topic)
-        self.watch = Watch()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
+        self.result = Watch()
+        self._last = -1.0
 
-    def _run(self) -> None:
-        """Sample the folder often and the log start offset about twice a second."""
-        last = 0.0
-        while not self._stop.is_set():
-            self.watch.sample(self.folder)
-            if self.watch.now() - last >= 0.5:
-                last = self.watch.now()
-                self.watch.start_offsets.append((last, watermarks(self.lab, self.topic)[0]))
-            self._stop.wait(self.every)
-
-    def __enter__(self) -> Watch:
-        """Start sampling."""
-        self._thread.start()
-        return self.watch
-
-    def __exit__(self, *exc) -> None:
-        """Stop sampling."""
-        self._stop.set()
-        self._thread.join()
+    def sample(self) -> None:
+        """Sample the folder; the log start offset about twice a second."""
+        watch = self.result
+        watch.sample(self.folder)
+        if watch.now() - self._last >= 0.5:
+            self._last = watch.now()
+            watch.start_offsets.append((self._last, watermarks(self.lab, self.topic)[0]))
 
 
 @dataclass
