@@ -24,7 +24,7 @@ $(JARS_STAMP): kafka/pom.xml
 	bash kafka/fetch-jars.sh
 	touch $@
 
-# strace, perf and chromium from apt when missing (root on Debian/Ubuntu).
+# strace, perf, iptables, ss and chromium from apt when missing (root on Debian/Ubuntu).
 tools:
 	@bash .ci/os-packages.sh
 

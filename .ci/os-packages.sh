@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Debian packages the book uses beside Java: strace and perf (the storage chapters watch the
-# broker's system calls) and Chromium (the browser test of the site). Installed with apt when
+# broker's system calls), iptables and ss (the replication chapters cut a broker off from the
+# others) and Chromium (the browser test of the site). Installed with apt when
 # missing and we are root; otherwise says what to install and carries on.
 set -euo pipefail
 need=()
 command -v strace >/dev/null 2>&1 || need+=(strace)
 command -v perf >/dev/null 2>&1 || need+=(linux-perf)
+command -v iptables >/dev/null 2>&1 || need+=(iptables)
+command -v ss >/dev/null 2>&1 || need+=(iproute2)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
@@ -14,5 +17,5 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 else
   echo "warning: missing ${need[*]} (Debian/Ubuntu: sudo apt-get install ${need[*]});" \
-       "the storage chapters and the browser test need them" >&2
+       "the storage and replication chapters and the browser test need them" >&2
 fi

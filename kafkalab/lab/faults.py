@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from ..errors import LabError, NotAvailable
+from . import network
 from . import topology as S
 from .launcher import LocalProcess
 
@@ -14,6 +15,7 @@ class Faults:
     """Mixed into Lab: every fault names a broker id (1-3) and can be undone."""
 
     launcher = None  # set by Lab
+    _isolated: dict[int, tuple[int, str, list[int]]]  # broker -> (pid, former cgroup, ports)
 
     def require_own(self, doing: str = "fault injection") -> None:
         """Raise NotAvailable unless the book runs this cluster (the one rule for external ones)."""
@@ -63,6 +65,35 @@ class Faults:
         n = self._node(broker)
         self.launcher.resume(n)
 
+    def isolate(self, broker: int) -> float:
+        """Refuse the broker's connections to the other brokers (it cannot fetch); return the time.
+
+        It stays alive and keeps heartbeating to the controller, so it is not fenced; as a
+        follower it stops fetching, so the leader drops it from the ISR after
+        replica.lag.time.max.ms. JVM launcher only (cgroup v2 and iptables, as root).
+        """
+        proc = self.process(broker, "cutting a broker off from the others")
+        ports = [b.port for b in S.BROKERS if b.id != broker]
+        t = time.monotonic()
+        home = network.cut(S.node(broker).name, proc.pid, ports)
+        self._isolated[broker] = (proc.pid, home, ports)
+        return t
+
+    def reconnect(self, broker: int) -> None:
+        """Undo isolate(): the broker may connect to the other brokers again."""
+        pid, home, ports = self._isolated.pop(broker, (None, "/", []))
+        if ports:
+            network.restore(S.node(broker).name, pid, home, ports)
+
+    @contextmanager
+    def isolated(self, broker: int) -> Iterator[float]:
+        """Cut the broker off from the other brokers for the block; reconnect it however it ends."""
+        t = self.isolate(broker)
+        try:
+            yield t
+        finally:
+            self.reconnect(broker)
+
     def process(self, broker: int, doing: str = "reading a broker's process") -> LocalProcess:
         """The broker as a local process (pid, logs, heap); NotAvailable where the launcher has none."""
         n = self._node(broker, doing)  # NotAvailable on an external cluster, before anything else
@@ -102,7 +133,11 @@ class Faults:
 
     def heal(self) -> list[int]:
         """Start every broker that is down and resume every paused one; return those touched."""
-        touched = []
+        touched = sorted(self._isolated)
+        for b in touched:
+            self.reconnect(b)
+        if self.launcher is not None:
+            network.clear()
         for b in S.BROKERS:
             if self.launcher is not None and self.launcher.state(b) != "up":
                 self.start(b.id)

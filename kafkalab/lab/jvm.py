@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ..errors import LabError, LabTimeout
 from ..waiting import wait_for
+from . import network
 from . import topology as S
 from .launcher import LocalProcess, heap_mib
 
@@ -279,6 +280,7 @@ class JvmLauncher:
     def down(self) -> None:
         """Stop every node: the brokers together (they need the controller to shut down cleanly),
         then the controller; a node that does not stop in 30 s is killed."""
+        network.clear()  # a broker left cut off by a crashed run can still shut down cleanly
         for n in S.NODES:
             if self.state(n) == "paused":
                 self.resume(n)
