@@ -52,4 +52,4 @@ def test_compose_has_health_checks_and_data_mounts():
 
 
 def test_every_lab_setting_names_kafkas_default():
-    assert set(S.KAFKA_DEFAULTS) == set(S.BROKER_SETTINGS)
+    assert set(S.KAFKA_DEFAULTS) == set(S.BROKER_SETTINGS) | set(S.CONTROLLER_SETTINGS)

@@ -50,6 +50,8 @@ JVM_OPTS = (
 BROKER_SETTINGS: dict[str, str] = {
     # A killed broker is fenced (and its leaderships moved) after 3 s instead of 9 s.
     "broker.session.timeout.ms": "3000",  # default 9000
+    # A follower that stops fetching leaves the ISR after 10 s instead of 30 s (chapter 06).
+    "replica.lag.time.max.ms": "10000",  # default 30000
     # Heartbeats often enough for the 3 s session above.
     "broker.heartbeat.interval.ms": "500",  # default 2000
     # A new consumer group starts at once instead of waiting for more members.
@@ -84,6 +86,7 @@ BROKER_SETTINGS: dict[str, str] = {
 # Kafka's own default for each setting above, printed beside the lab's value by the chapters.
 KAFKA_DEFAULTS: dict[str, str] = {
     "broker.session.timeout.ms": "9000", "broker.heartbeat.interval.ms": "2000",
+    "replica.lag.time.max.ms": "30000", "leader.imbalance.check.interval.seconds": "300",
     "group.initial.rebalance.delay.ms": "3000", "log.initial.task.delay.ms": "30000",
     "log.retention.check.interval.ms": "300000", "log.cleaner.backoff.ms": "15000",
     "offsets.topic.replication.factor": "3", "transaction.state.log.replication.factor": "3",
@@ -100,6 +103,8 @@ KAFKA_DEFAULTS: dict[str, str] = {
 # Settings of the controller (it runs no partitions, only the metadata quorum).
 CONTROLLER_SETTINGS: dict[str, str] = {
     "broker.session.timeout.ms": BROKER_SETTINGS["broker.session.timeout.ms"],
+    # Leadership moves back to the preferred replica 10 s after it could, not 300 s (chapter 07).
+    "leader.imbalance.check.interval.seconds": "10",  # default 300
     "num.io.threads": "2",
     "num.network.threads": "1",
     "background.threads": "2",
@@ -114,6 +119,11 @@ def session_timeout_s() -> float:
 def heartbeat_s() -> float:
     """broker.heartbeat.interval.ms in seconds."""
     return int(BROKER_SETTINGS["broker.heartbeat.interval.ms"]) / 1000
+
+
+def replica_lag_s() -> float:
+    """The lab's replica.lag.time.max.ms, in seconds."""
+    return int(BROKER_SETTINGS["replica.lag.time.max.ms"]) / 1000
 
 
 def max_pause_s() -> float:
