@@ -13,6 +13,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from ..errors import LabError, LabTimeout, show_as_note
 from ..waiting import wait_for
+from . import network
 from . import topology as S
 from .faults import Faults
 from .launcher import Launcher, launcher_for
@@ -38,6 +39,7 @@ class Lab(Faults):
         """Wrap a reachable cluster; launcher is None for an external cluster."""
         self.bootstrap = bootstrap
         self.launcher = launcher
+        self._isolated = {}
         self.admin = AdminClient({**ADMIN, "bootstrap.servers": bootstrap})
 
     def __repr__(self) -> str:
@@ -119,10 +121,11 @@ class Lab(Faults):
     # --- topics --------------------------------------------------------------------------------
     def new_topic(self, prefix: str = "lab", partitions: int = 1, replication_factor: int = 3,
                   config: dict[str, str] | None = None, min_insync_replicas: int | None = None,
-                  timeout: float = 30, on: list[int] | None = None) -> str:
+                  timeout: float = 30, on: list[int] | list[list[int]] | None = None) -> str:
         """Create a topic with a name unique to this call; return it once every partition leads.
 
-        `on` places every partition's replicas on those brokers, the first one preferred leader.
+        `on` places every partition's replicas on those brokers, the first one preferred leader
+        (or, as a list of lists, each partition's replicas in turn).
         """
         if not re.fullmatch(r"[A-Za-z0-9._-]{1,200}", prefix):
             raise ValueError(f"topic prefix {prefix!r}: use letters, digits, '.', '_' or '-'")
@@ -130,9 +133,14 @@ class Lab(Faults):
         config = dict(config or {})
         if min_insync_replicas is not None:
             config["min.insync.replicas"] = str(min_insync_replicas)
+        assignment = ([list(r) for r in on] if on and isinstance(on[0], list)  # type: ignore[union-attr]
+                      else [list(on)] * partitions if on else None)  # type: ignore[arg-type]
+        if assignment is not None:
+            partitions = len(assignment)
+
         def create() -> bool:
             spec = (NewTopic(name, partitions, replication_factor, config=config) if on is None
-                    else NewTopic(name, partitions, replica_assignment=[list(on)] * partitions,
+                    else NewTopic(name, partitions, replica_assignment=assignment,
                                   config=config))
             fut = self.admin.create_topics([spec], request_timeout=10)[name]
             try:
@@ -151,6 +159,24 @@ class Lab(Faults):
         wait_for(lambda: all(self.partition(name, p).leader >= 0 for p in range(partitions)),
                  timeout, f"every partition of {name} to have a leader")
         return name
+
+    def clear_topics(self, timeout: float = 30) -> int:
+        """Delete every topic but Kafka's internal ones and the lab's own; return how many.
+
+        The test run calls it between notebooks: a broker restarting later loads (and after a
+        crash, recovers) every partition on its disk, so fewer partitions mean faster restarts.
+        """
+        self.require_own("deleting every topic")
+        names = [t for t in self.admin.list_topics(timeout=10).topics
+                 if not t.startswith("__") and t != READY_TOPIC]
+        if names:
+            for fut in self.admin.delete_topics(names, request_timeout=timeout).values():
+                try:
+                    fut.result(timeout)
+                except KafkaException as e:
+                    if e.args[0].code() != KafkaError.UNKNOWN_TOPIC_OR_PART:
+                        raise LabError(f"deleting the lab's topics: {e.args[0].str()}") from None
+        return len(names)
 
     # --- Kafka's own tools ---------------------------------------------------------------------
     def tool(self, name: str, *args: str, check: bool = True) -> str:
@@ -202,6 +228,8 @@ def connect(start: bool = True, timeout: float = 90) -> Lab:
                            f"the book's lab with `{S.UP_COMMAND}`") from None
         return lab
     launcher = launcher_for()
+    if launcher.kind == "jvm":
+        network.clear()  # a broker cut off by a notebook that died mid-experiment rejoins
     states = {n: launcher.state(n) for n in S.NODES}
     if all(s == "up" for s in states.values()):
         lab = Lab(S.BOOTSTRAP, launcher)
