@@ -1,0 +1,97 @@
+"""A follower coming back: how far behind it is, second by second, until it is in sync again."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..errors import LabError
+from ..waiting import wait_for
+from .clients import producer
+
+if TYPE_CHECKING:
+    from ..lab.cluster import Lab
+
+
+def log_bytes(folder: Path) -> int:
+    """Bytes in the partition's segment files (.log) in one broker's folder."""
+    total = 0
+    for log in folder.glob("*.log"):
+        try:
+            total += log.stat().st_size
+        except FileNotFoundError:  # a segment deleted between listing and stat
+            pass
+    return total
+
+
+def backlog(lab: Lab, topic: str, records: int, size: int) -> None:
+    """Write records of `size` bytes quickly (acks=all, 1 MB batches); raise if any fails."""
+    p = producer(lab, {"acks": "all", "linger.ms": 20, "batch.size": 1_000_000,
+                       "queue.buffering.max.kbytes": 256 * 1024})
+    failed: list[str] = []
+    value = bytes(range(256)) * (size // 256) + bytes(size % 256)
+    for _ in range(records):
+        while True:
+            try:
+                p.produce(topic, value, on_delivery=lambda e, m: e and failed.append(e.str()))
+                break
+            except BufferError:
+                p.poll(0.05)
+    if p.flush(120) or failed:
+        raise LabError(f"writing the backlog to {topic}: {failed[:1] or 'flush timed out'}")
+
+
+@dataclass
+class CatchUp:
+    """A follower stopped, a backlog written without it, and its return sampled every 50 ms."""
+
+    topic: str
+    follower: int
+    backlog_bytes: int  # bytes the leader's log grew while the follower was down
+    registered_at: float = 0.0  # s after the start was requested (unfenced, in the metadata)
+    in_sync_at: float = 0.0  # back in the ISR
+    behind: list[tuple[float, int]] = field(default_factory=list)  # (s, bytes behind the leader)
+
+    @property
+    def copy_started_at(self) -> float:
+        """The last sample before the follower's copy began to shrink the gap (s)."""
+        full = [t for t, b in self.behind if b >= self.behind[0][1]]
+        return full[-1] if full else 0.0
+
+    @property
+    def caught_up_at(self) -> float:
+        """The first sample with the follower's log as long as the leader's (s)."""
+        return next(t for t, b in self.behind if b == 0)
+
+    @property
+    def copy_s(self) -> float:
+        """Seconds the follower took to copy the backlog, from its first fetch to its last."""
+        return self.caught_up_at - self.copy_started_at
+
+
+def catch_up(lab: Lab, backlog_mb: float, record_bytes: int = 1000,
+             timeout: float = 90) -> CatchUp:
+    """Stop a follower cleanly, write backlog_mb MB (acks=all), start it, time its catch-up."""
+    lab.require_own("stopping a follower")
+    topic = lab.new_topic("catch-up", min_insync_replicas=2)
+    leader, follower = lab.leader(topic), lab.follower(topic)
+    lead_dir, follow_dir = lab.log_dir(leader, topic), lab.log_dir(follower, topic)
+    with lab.stopped(follower, wait=False):
+        before = log_bytes(lead_dir)
+        backlog(lab, topic, int(backlog_mb * 1e6 / record_bytes), record_bytes)
+        run = CatchUp(topic, follower, log_bytes(lead_dir) - before)
+        t0 = time.monotonic()
+
+    def step() -> bool:
+        t = time.monotonic() - t0
+        run.behind.append((t, max(0, log_bytes(lead_dir) - log_bytes(follow_dir))))
+        if not run.registered_at and follower in lab.live_brokers(timeout=1):
+            run.registered_at = t
+        if run.registered_at and run.behind[-1][1] == 0 and follower in lab.isr(topic):
+            run.in_sync_at = t
+            return True
+        return False
+    wait_for(step, timeout, f"broker {follower} to catch up on {topic} and rejoin its ISR",
+             interval=0.05)
+    return run

@@ -1,0 +1,253 @@
+"""Replicas under faults: two ways out of the ISR, a leader handover as a producer sees it, and
+acknowledged records held back by the high watermark."""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from .. import oracles
+from ..logfile import read_segment
+from ..waiting import sleep_until, wait_for
+from .clients import consumer, high_watermark, pace, producer, read_partition
+from .delivery import Record, _sender
+
+if TYPE_CHECKING:
+    from ..lab.cluster import Lab
+
+
+@dataclass
+class View:
+    """What the metadata said at t (s since the fault): leader and ISR per partition, live brokers."""
+
+    t: float
+    leaders: dict[int, int]
+    isrs: dict[int, list[int]]
+    live: list[int]
+
+
+def view(lab: Lab, topic: str, t0: float) -> View | None:
+    """One metadata sample of every partition of the topic, or None when no broker answered."""
+    try:
+        md = lab.admin.list_topics(topic, timeout=1)
+    except Exception:  # a paused or dying broker: the next sample asks another
+        return None
+    t = md.topics.get(topic)
+    if t is None or t.error is not None:
+        return None
+    return View(time.monotonic() - t0, {p: m.leader for p, m in t.partitions.items()},
+                {p: sorted(m.isrs) for p, m in t.partitions.items()}, sorted(md.brokers))
+
+
+@dataclass
+class IsrExit:
+    """A follower taken out of the ISR one way, with the metadata sampled until it returned."""
+
+    how: str  # "cut off" (alive, cannot fetch) or "killed" (SIGKILL)
+    victim: int
+    topic: str
+    views: list[View] = field(default_factory=list)
+    left: dict[int, float] = field(default_factory=dict)  # partition -> s after the fault
+    unregistered_at: float | None = None  # the controller stopped listing the broker (fenced)
+    undone_at: float = 0.0  # reconnect or restart, s after the fault
+    back_at: float = 0.0  # in every ISR again
+
+    def note(self, v: View) -> None:
+        """Keep a sample; record when the victim first left each ISR and the live list."""
+        self.views.append(v)
+        for p, isr in v.isrs.items():
+            if self.victim not in isr and not self.undone_at:
+                self.left.setdefault(p, v.t)
+        if self.victim not in v.live and self.unregistered_at is None:
+            self.unregistered_at = v.t
+
+    @property
+    def spread(self) -> float:
+        """Seconds between the first and the last partition the victim left."""
+        return max(self.left.values()) - min(self.left.values())
+
+
+def isr_exit(lab: Lab, how: str, victim: int = 3, timeout: float = 45) -> IsrExit:
+    """Cut a follower off ("cut off") or SIGKILL it ("killed"); time its exit from two ISRs.
+
+    The topic has two partitions led by the two other brokers, the victim following both, so
+    each exit is decided separately by a leader (cut off) or once by the controller (killed).
+    """
+    if how not in ("cut off", "killed"):
+        raise ValueError(f"how = {how!r}: use 'cut off' or 'killed'")
+    lab.require_own(f"a follower {how}")
+    a, b = [x for x in lab.brokers if x != victim][:2]
+    topic = lab.new_topic("isr-exit", on=[[a, victim, b], [b, victim, a]],
+                          min_insync_replicas=2)
+    lab.wait_in_sync(topic, 0)
+    lab.wait_in_sync(topic, 1)
+    run = IsrExit(how, victim, topic)
+    # A follower whose log ends where the leader's does counts as in sync however long it has
+    # been silent, so the partitions get a trickle of writes (acks=1) throughout.
+    writer = producer(lab, {"acks": "1", "linger.ms": 0})
+
+    def watch(t0: float, done, what: str) -> None:
+        def step() -> bool:
+            for partition in (0, 1):
+                writer.produce(topic, b"tick", partition=partition)
+            writer.poll(0)
+            if (v := view(lab, topic, t0)) is not None:
+                run.note(v)
+            return done()
+        wait_for(step, timeout, what, interval=0.1)
+
+    fault = lab.isolated(victim) if how == "cut off" else lab.killed(victim)
+    with fault as t0:
+        watch(t0, lambda: len(run.left) == 2, f"broker {victim} ({how}) to leave both ISRs")
+        run.undone_at = time.monotonic() - t0
+    watch(t0, lambda: all(victim in isr for isr in run.views[-1].isrs.values()),
+          f"broker {victim} to rejoin both ISRs")
+    run.back_at = run.views[-1].t
+    writer.flush(10)
+    return run
+
+
+@dataclass
+class Handover:
+    """A producer writing steadily (acks=all) while its leader is killed or stopped cleanly."""
+
+    how: str  # "killed" or "stopped"
+    leader: int
+    records: list[Record]
+    fault_at: float  # s since the run began
+    new_leader_at: float  # the metadata first named another leader
+    lost: int = 0  # acknowledged records not found when the partition is read back
+    rate: float = 0.0
+
+    @property
+    def gap(self) -> float:
+        """The longest time after the fault with no successful delivery report, in seconds."""
+        done = sorted(r.done for r in self.records if r.delivered and r.done >= self.fault_at)
+        edges = [self.fault_at, *done]
+        return max((y - x for x, y in zip(edges, edges[1:])), default=float("nan"))
+
+    @property
+    def failed(self) -> int:
+        """Records that ended with an error."""
+        return sum(1 for r in self.records if not r.delivered)
+
+
+def handover(lab: Lab, how: str, config: dict, rate: float = 200.0, before_s: float = 0.5,
+             after_s: float = 0.5, timeout: float = 30) -> Handover:
+    """Send at `rate`/s to a RF=3 topic; kill or cleanly stop its leader; time the handover."""
+    if how not in ("killed", "stopped"):
+        raise ValueError(f"how = {how!r}: use 'killed' or 'stopped'")
+    lab.require_own(f"a leader {how}")
+    topic = lab.new_topic("handover", min_insync_replicas=2)
+    leader = lab.leader(topic)
+    p = producer(lab, config)
+    p.produce(topic, b"warm-up")  # connect and learn the leader before the clock starts
+    p.flush(30)
+    records: list[Record] = []
+    t0 = time.monotonic()
+    send = _sender(p, topic, t0, records)
+    stop = threading.Event()
+
+    def loop() -> None:
+        i = 0
+        while not stop.is_set():
+            pace(p, t0 + i / rate)
+            send(f"{i}".encode())
+            i += 1
+
+    sender = threading.Thread(target=loop, daemon=True)
+    sender.start()
+    new_leader = [float("nan")]
+    try:
+        sleep_until(t0 + before_s)  # the schedule of the experiment, not a wait for a condition
+        fault_at = time.monotonic() - t0
+        watcher = threading.Thread(target=lambda: new_leader.__setitem__(0, wait_for(
+            lambda: (v := view(lab, topic, t0)) and v.leaders[0] not in (-1, leader) and v.t,
+            timeout, f"another broker to lead {topic}", interval=0.02)), daemon=True)
+        watcher.start()
+        if how == "killed":
+            lab.kill(leader)
+        else:
+            lab.stop(leader)
+        watcher.join()
+        sleep_until(t0 + new_leader[0] + after_s)
+    finally:
+        stop.set()
+        sender.join()
+        p.flush(timeout)
+        if lab.state(leader) != "up":
+            lab.start(leader)
+    sent = [r.sent for r in records]
+    run = Handover(how, leader, records, fault_at, new_leader[0],
+                   rate=(len(sent) - 1) / (sent[-1] - sent[0]) if len(sent) > 1 else 0.0)
+    acked = {f"{i}".encode() for i, r in enumerate(records) if r.delivered}
+    run.lost = len(oracles.lost(acked, read_partition(lab, topic)))
+    return run
+
+
+def log_end(lab: Lab, broker: int, topic: str, partition: int = 0) -> int:
+    """The offset after the last record in the broker's copy of the partition (read from disk)."""
+    last = -1
+    for seg in sorted(lab.log_dir(broker, topic, partition).glob("*.log")):
+        batches = read_segment(seg)
+        if batches:
+            last = max(last, batches[-1].last_offset)
+    return last + 1
+
+
+@dataclass
+class HeldBack:
+    """acks=1 records written while both followers were cut off (still in the ISR), then after."""
+
+    acknowledged: int
+    isr_during: list[int]
+    leader_log_end: int  # on the leader's disk, during
+    high_watermark: int  # during
+    read_during: int  # records a consumer got from the base offset during the cut
+    high_watermark_after: int
+    read_after: int  # the same consumer, after the followers reconnected
+    base: int  # the high watermark before the writes
+
+
+def held_back(lab: Lab, records: int = 50, read_for_s: float = 1.5) -> HeldBack:
+    """Cut both followers off, write `records` with acks=1, look at log end, high watermark and
+    a consumer; reconnect them and look again."""
+    from confluent_kafka import TopicPartition
+    lab.require_own("cutting followers off")
+    topic = lab.new_topic("held-back", min_insync_replicas=1)
+    leader, followers = lab.leader(topic), lab.followers(topic)
+    base = high_watermark(lab, topic)
+    c = consumer(lab, {"fetch.wait.max.ms": 100})
+    c.assign([TopicPartition(topic, 0, base)])
+    got: list[bytes] = []
+
+    def read(seconds: float) -> None:
+        end = time.monotonic() + seconds
+        while (left := end - time.monotonic()) > 0:
+            msg = c.poll(min(left, 0.2))
+            if msg is not None and msg.error() is None:
+                got.append(msg.value())
+    try:
+        with lab.isolated(followers[0]), lab.isolated(followers[1]):
+            p = producer(lab, {"acks": "1", "linger.ms": 5})
+            acked: list[int] = []
+            for i in range(records):
+                p.produce(topic, f"{i}".encode(),
+                          on_delivery=lambda e, m: e is None and acked.append(m.offset()))
+            p.flush(10)
+            isr = lab.isr(topic)
+            run = HeldBack(len(acked), isr, log_end(lab, leader, topic),
+                           high_watermark(lab, topic), 0, 0, 0, base)
+            read(read_for_s)
+            run.read_during = len(got)
+        lab.wait_in_sync(topic)
+        run.high_watermark_after = wait_for(
+            lambda: (hw := high_watermark(lab, topic)) >= base + records and hw, 20,
+            f"the high watermark of {topic} to pass the acks=1 records")
+        wait_for(lambda: read(0.2) or len(got) >= records, 20,
+                 f"the consumer to read the {records} records of {topic}")
+        run.read_after = len(got)
+    finally:
+        c.close()
+    return run
