@@ -88,3 +88,18 @@ def test_log_file_checkers(lab):
 def test_retention_checkers(lab):
     wrong(checks.check_resume_prediction, lab, 0, match="not 0")
     wrong(checks.check_compaction_config, lab, {"retention.ms": 1000}, match="no key is ever")
+
+
+def test_replica_checkers(healthy):
+    lab = healthy
+    wrong(checks.check_lag_window, lab, 0, 30, match="too wide")
+    wrong(checks.check_elr_prediction, lab, ["leader"], [], match="Elr")
+    wrong(checks.check_quiet_restart, lab, "killed", {"acks": "all"}, match="another broker led only")
+    wrong(checks.check_leader_after_faults, lab, "everyone", match="must be one of")
+
+
+def test_recovery_checkers(healthy):
+    from kafkalab.workloads import elections
+    run = elections.unclean_election(healthy, records=20, after=10, watch_s=1.0)
+    wrong(checks.check_unclean_loss, run, 0, match="were lost, not 0")
+    wrong(checks.check_truncation_offset, run, 30, match="not 30")

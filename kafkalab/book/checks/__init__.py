@@ -7,6 +7,7 @@ as a one-line note and never as the reader's mistake.
 from .common import solutions
 from .logs import *  # noqa: F403
 from .producing import *  # noqa: F403
+from .replicas import *  # noqa: F403
 from .storage import *  # noqa: F403
 
 __all__ = ["solutions"] + [n for n in dir() if n.startswith("check_")]
