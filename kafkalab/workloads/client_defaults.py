@@ -1,4 +1,4 @@
-"""Producer defaults as the installed librdkafka and the pinned Java client report them."""
+"""Client defaults as the installed librdkafka and the pinned Java client report them."""
 from __future__ import annotations
 
 import ctypes
@@ -24,6 +24,19 @@ PRODUCER_KEYS = {
     "delivery.timeout.ms": "message.timeout.ms",
 }
 
+# The consumer-group chapters' settings: Java name -> librdkafka's name.
+CONSUMER_KEYS = {
+    "session.timeout.ms": "session.timeout.ms",
+    "heartbeat.interval.ms": "heartbeat.interval.ms",
+    "max.poll.interval.ms": "max.poll.interval.ms",
+    "partition.assignment.strategy": "partition.assignment.strategy",
+    "group.protocol": "group.protocol",
+    "enable.auto.commit": "enable.auto.commit",
+    "auto.commit.interval.ms": "auto.commit.interval.ms",
+    "auto.offset.reset": "auto.offset.reset",
+    "isolation.level": "isolation.level",
+}
+
 
 def librdkafka_defaults() -> dict[str, str]:
     """Every global and topic default of the librdkafka that confluent-kafka loaded (rd_kafka_conf_dump)."""
@@ -43,20 +56,22 @@ def librdkafka_defaults() -> dict[str, str]:
         getattr(lib, destroy).argtypes = [ctypes.c_void_p]
         conf = getattr(lib, new)()
         arr = getattr(lib, dump)(conf, ctypes.byref(size))
-        for i in range(0, size.value, 2):
-            out[arr[i].decode()] = (arr[i + 1] or b"").decode()
+        for i in range(0, size.value, 2):  # a global setting wins over a legacy topic one
+            out.setdefault(arr[i].decode(), (arr[i + 1] or b"").decode())
         lib.rd_kafka_conf_dump_free(arr, size)
         getattr(lib, destroy)(conf)
     return out
 
 
-def java_defaults() -> dict[str, str]:
-    """Producer defaults of the pinned Java client, from ProducerConfig's own documentation table."""
+def java_defaults(client: str = "producer") -> dict[str, str]:
+    """Defaults of the pinned Java client ("producer" or "consumer"), from its config class's
+    own documentation table."""
     from ..lab.jvm import java_path
-    res = subprocess.run([java_path(), "-cp", f"{S.LIBS_DIR}/*",
-                          "org.apache.kafka.clients.producer.ProducerConfig"],
+    cls = {"producer": "org.apache.kafka.clients.producer.ProducerConfig",
+           "consumer": "org.apache.kafka.clients.consumer.ConsumerConfig"}[client]
+    res = subprocess.run([java_path(), "-cp", f"{S.LIBS_DIR}/*", cls],
                          capture_output=True, text=True, timeout=120, check=True)
-    pattern = r'id="producerconfigs_([^"]+)".*?<th>Default:</th>\s*<td>(.*?)</td>'
+    pattern = rf'id="{client}configs_([^"]+)".*?<th>Default:</th>\s*<td>(.*?)</td>'
     return {m.group(1): html.unescape(re.sub(r"<[^>]+>", "", m.group(2))).strip()
             for m in re.finditer(pattern, res.stdout, re.S)}
 
@@ -70,3 +85,9 @@ def producer_table() -> list[tuple[str, str, str, str]]:
     """Rows (Java name, Java default, librdkafka name, librdkafka default) for PRODUCER_KEYS."""
     java, rdk = java_defaults(), librdkafka_defaults()
     return [(j, java.get(j, "?"), r, rdk.get(r, "?")) for j, r in PRODUCER_KEYS.items()]
+
+
+def consumer_table() -> list[tuple[str, str, str, str]]:
+    """Rows (Java name, Java default, librdkafka name, librdkafka default) for CONSUMER_KEYS."""
+    java, rdk = java_defaults("consumer"), librdkafka_defaults()
+    return [(j, java.get(j, "?"), r, rdk.get(r, "?")) for j, r in CONSUMER_KEYS.items()]
