@@ -13,7 +13,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from ..errors import LabError, LabTimeout, show_as_note
 from ..waiting import wait_for
-from . import network
+from . import children, network
 from . import topology as S
 from .faults import Faults
 from .launcher import Launcher, launcher_for
@@ -178,6 +178,18 @@ class Lab(Faults):
                         raise LabError(f"deleting the lab's topics: {e.args[0].str()}") from None
         return len(names)
 
+    def group(self, topics: str | list[str], config: dict, members: int = 0, **kwargs: Any):
+        """A consumer group of member processes (workloads.group.Group), `members` started."""
+        from ..workloads.group import Group
+        g = Group(self, [topics] if isinstance(topics, str) else topics, config, **kwargs)
+        try:
+            for _ in range(members):
+                g.add()
+        except BaseException:
+            g.end()
+            raise
+        return g
+
     # --- Kafka's own tools ---------------------------------------------------------------------
     def tool(self, name: str, *args: str, check: bool = True) -> str:
         """Run one of Kafka's tools against this cluster (its bootstrap filled in); its output."""
@@ -266,6 +278,7 @@ def up(launcher: Launcher | None = None, timeout: float = 90) -> Lab:
 def down(launcher: Launcher | None = None, wipe: bool = False) -> None:
     """Stop every node cleanly (brokers, then the controller); with wipe, delete the data."""
     launcher = launcher or launcher_for()
+    children.reap()  # group members and processors never outlive the lab
     launcher.down()
     if wipe:
         launcher.wipe()

@@ -1,0 +1,64 @@
+"""Helper processes the lab starts beside the brokers (consumer-group members, processors).
+
+Each is recorded by a pid file under the lab's run directory, so `down` can end whatever a
+crashed notebook left running, and no such process outlives the lab.
+"""
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+from . import topology as S
+
+CHILDREN = S.RUN_DIR / "children"
+
+
+def register(pid: int, name: str) -> Path:
+    """Record a helper process; return its pid file."""
+    CHILDREN.mkdir(parents=True, exist_ok=True)
+    path = CHILDREN / f"{name}.pid"
+    path.write_text(f"{pid}\n")
+    return path
+
+
+def forget(name: str) -> None:
+    """Drop a helper's pid file once it has ended."""
+    (CHILDREN / f"{name}.pid").unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    """True while the process exists (a zombie counts as ended)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def reap() -> int:
+    """SIGKILL every recorded helper still running (resuming paused ones); return how many."""
+    ended = 0
+    for path in sorted(CHILDREN.glob("*.pid")) if CHILDREN.exists() else []:
+        try:
+            pid = int(path.read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            path.unlink(missing_ok=True)
+            continue
+        if _alive(pid) and _cmdline_is_ours(pid):
+            for sig in (signal.SIGCONT, signal.SIGKILL):
+                try:
+                    os.kill(pid, sig)
+                except ProcessLookupError:
+                    break
+            ended += 1
+        path.unlink(missing_ok=True)
+    return ended
+
+
+def _cmdline_is_ours(pid: int) -> bool:
+    """True when the pid still runs one of kafkalab's helpers (not a reused pid)."""
+    try:
+        return b"kafkalab" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False

@@ -1,0 +1,217 @@
+"""A consumer group whose members are separate OS processes: add, kill, pause, close them, and
+read what each one saw (assignments, records, commits) while they run and after."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..errors import LabError
+from ..lab import children
+from ..lab import topology as S
+from ..waiting import wait_for
+
+if TYPE_CHECKING:
+    from ..lab.cluster import Lab
+
+TP = tuple[str, int]
+
+
+@dataclass
+class Event:
+    """One thing a member saw, at t seconds since the group was made."""
+
+    member: int
+    t: float
+    ev: str  # start, assigned, revoked, lost, consumed, committed, error, closed
+    tps: tuple[TP, ...] = ()
+    tp: TP | None = None
+    offset: int = -1
+    value: str = ""
+    error: str = ""
+
+
+class Group:
+    """Context manager: a consumer group of member processes that ends them all on exit."""
+
+    def __init__(self, lab: Lab, topics: list[str], config: dict, delay_ms: float = 0,
+                 commit: str = "auto", group_id: str | None = None) -> None:
+        """Prepare a group on `topics`; members start with add()."""
+        lab.require_own("consumer-group member processes")
+        if commit not in ("auto", "after"):
+            raise ValueError(f"commit = {commit!r}: use 'auto' or 'after'")
+        self.lab, self.topics, self.delay_ms, self.commit = lab, list(topics), delay_ms, commit
+        self.group_id = group_id or f"group-{uuid.uuid4().hex[:10]}"
+        self.config = {"group.id": self.group_id, "auto.offset.reset": "earliest", **config}
+        self.dir = S.RUN_DIR / "groups" / self.group_id
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.t0 = time.time()
+        self.procs: list[subprocess.Popen] = []
+        self._events: list[Event] = []
+        self._read: dict[int, int] = defaultdict(int)  # member -> bytes of its file read
+
+    def __enter__(self) -> Group:
+        """The group itself."""
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        """End every member still running (SIGKILL; paused ones too)."""
+        self.end()
+
+    # --- members --------------------------------------------------------------------------------
+    def add(self, config: dict | None = None, delay_ms: float | None = None,
+            timeout: float = 20) -> int:
+        """Start one more member (its own settings over the group's); return its index."""
+        i = len(self.procs)
+        spec = {"bootstrap": self.lab.bootstrap, "topics": self.topics,
+                "config": {**self.config, **(config or {})}, "commit": self.commit,
+                "delay_ms": self.delay_ms if delay_ms is None else delay_ms,
+                "events": str(self.dir / f"m{i}.jsonl"), "stall": str(self.dir / f"m{i}.stall")}
+        path = self.dir / f"m{i}.json"
+        path.write_text(json.dumps(spec))
+        with open(self.dir / f"m{i}.log", "ab") as log:
+            proc = subprocess.Popen([sys.executable, "-m", "kafkalab.workloads.member", str(path)],
+                                    stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                    start_new_session=True)
+        self.procs.append(proc)
+        children.register(proc.pid, f"{self.group_id}-m{i}")
+        wait_for(lambda: any(e.member == i and e.ev == "start" for e in self.events())
+                 or proc.poll() is not None, timeout, f"member {i} of {self.group_id} to start")
+        if proc.poll() is not None:
+            raise LabError(f"member {i} exited at start: {(self.dir / f'm{i}.log').read_text()[-500:]}")
+        return i
+
+    def _signal(self, i: int, sig: signal.Signals) -> None:
+        """Send a signal to member i."""
+        if not 0 <= i < len(self.procs):
+            raise LabError(f"no member {i}; members are 0-{len(self.procs) - 1}")
+        try:
+            os.kill(self.procs[i].pid, sig)
+        except ProcessLookupError:
+            pass
+
+    def kill(self, i: int) -> float:
+        """SIGKILL member i (a crash: it never leaves the group); return the time (t)."""
+        self._signal(i, signal.SIGKILL)
+        self.procs[i].wait(10)
+        children.forget(f"{self.group_id}-m{i}")
+        return self.now()
+
+    def pause(self, i: int) -> float:
+        """SIGSTOP member i: it stops polling and heartbeating; return the time (t)."""
+        self._signal(i, signal.SIGSTOP)
+        return self.now()
+
+    def stall(self, i: int, seconds: float) -> float:
+        """Make member i's next record take `seconds` (its poll loop stuck); return the time."""
+        (self.dir / f"m{i}.stall").write_text(str(seconds))
+        self._signal(i, signal.SIGUSR1)
+        return self.now()
+
+    def resume(self, i: int) -> None:
+        """SIGCONT a paused member."""
+        self._signal(i, signal.SIGCONT)
+
+    def close(self, i: int, timeout: float = 30) -> float:
+        """Stop member i cleanly (it leaves the group); return when it was asked (t)."""
+        t = self.now()
+        self._signal(i, signal.SIGTERM)
+        self.procs[i].wait(timeout)
+        children.forget(f"{self.group_id}-m{i}")
+        return t
+
+    def alive(self) -> list[int]:
+        """Indices of members whose process is still running."""
+        return [i for i, p in enumerate(self.procs) if p.poll() is None]
+
+    def end(self) -> None:
+        """SIGKILL every member still running and wait for them."""
+        for i in self.alive():
+            self._signal(i, signal.SIGCONT)
+            self._signal(i, signal.SIGKILL)
+        for i, p in enumerate(self.procs):
+            p.wait(10)
+            children.forget(f"{self.group_id}-m{i}")
+
+    # --- what they saw --------------------------------------------------------------------------
+    def now(self) -> float:
+        """Seconds since the group was made."""
+        return time.time() - self.t0
+
+    def events(self) -> list[Event]:
+        """Every member's events so far, in time order (new lines read on each call)."""
+        for i in range(len(self.procs)):
+            path = self.dir / f"m{i}.jsonl"
+            if not path.exists():
+                continue
+            with open(path, "rb") as f:
+                f.seek(self._read[i])
+                data = f.read()
+            end = data.rfind(b"\n") + 1  # a line still being written waits for the next call
+            self._read[i] += end
+            for line in data[:end].splitlines():
+                d = json.loads(line)
+                self._events.append(Event(
+                    i, d["t"] - self.t0, d["ev"], tuple(tuple(x) for x in d.get("tps", [])),
+                    tuple(d["tp"]) if "tp" in d else None, d.get("o", -1), d.get("v", ""),
+                    d.get("error", "")))
+        self._events.sort(key=lambda e: e.t)
+        return list(self._events)
+
+    def owners(self) -> dict[TP, int]:
+        """Which member holds each partition now, from the assign/revoke/lost events."""
+        owned: dict[TP, int] = {}
+        for e in self.events():
+            if e.ev == "assigned":
+                owned.update({tp: e.member for tp in e.tps})
+            elif e.ev in ("revoked", "lost"):
+                for tp in e.tps:
+                    if owned.get(tp) == e.member:
+                        del owned[tp]
+        return {tp: m for tp, m in owned.items() if m in self.alive()}
+
+    def intervals(self, end: float | None = None) -> dict[TP, list[tuple[int, float, float]]]:
+        """Per partition: (member, from, to) for every stretch a member held it."""
+        end = self.now() if end is None else end
+        open_: dict[TP, tuple[int, float]] = {}
+        out: dict[TP, list[tuple[int, float, float]]] = defaultdict(list)
+        ended = {i: self.now() for i in range(len(self.procs)) if self.procs[i].poll() is not None}
+        for e in self.events():
+            if e.ev == "assigned":
+                for tp in e.tps:
+                    if tp in open_:
+                        m, t = open_.pop(tp)
+                        out[tp].append((m, t, e.t))
+                    open_[tp] = (e.member, e.t)
+            elif e.ev in ("revoked", "lost"):
+                for tp in e.tps:
+                    if tp in open_ and open_[tp][0] == e.member:
+                        m, t = open_.pop(tp)
+                        out[tp].append((m, t, e.t))
+        for tp, (m, t) in open_.items():
+            out[tp].append((m, t, ended.get(m, end)))
+        return dict(out)
+
+    def consumed(self) -> list[Event]:
+        """Every record any member consumed, in time order."""
+        return [e for e in self.events() if e.ev == "consumed"]
+
+    def wait_owned(self, partitions: list[TP], members: list[int] | None = None,
+                   timeout: float = 60) -> float:
+        """Wait until every partition is held by a live member (each of `members` holding at
+        least one); return the time (t)."""
+        def done() -> bool:
+            owned = self.owners()
+            holders = set(owned.values())
+            return all(tp in owned for tp in partitions) and all(
+                m in holders for m in (members or []))
+        wait_for(done, timeout, f"the group {self.group_id} to assign all of its partitions",
+                 interval=0.1)
+        return self.now()
