@@ -1,0 +1,89 @@
+"""Figures of the consumer-group chapters (08-10): who owned which partition, and when."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import matplotlib.pyplot as plt
+
+from .plots import shown
+
+if TYPE_CHECKING:
+    from ..workloads.group import Group
+    from ..workloads.rebalance import Trigger, Twice
+
+MEMBER_COLOURS = ["#5b8def", "#d9534f", "#5cb85c", "#f0ad4e", "#8e6bb8", "#46b8da",
+                  "#c7a03b", "#e377c2", "#7f7f7f", "#17becf"]
+
+
+@shown
+def ownership(g: Group, marks: list[tuple[float, str]], title: str, start: float = 0.0,
+              end: float | None = None):
+    """One row per partition: which member held it (colour) and consumed from it (ticks)."""
+    spans = g.intervals()
+    parts = sorted(spans)
+    fig, ax = plt.subplots(figsize=(8.5, 0.9 + 0.32 * len(parts)))
+    members = sorted({m for s in spans.values() for m, _, _ in s})
+    for y, tp in enumerate(parts):
+        for m, a, b in spans[tp]:
+            if b > start:
+                ax.barh(y, b - max(a, start), left=max(a, start), height=0.7,
+                        color=MEMBER_COLOURS[m % len(MEMBER_COLOURS)], alpha=0.35, lw=0)
+    ticks: dict[tuple[int, int], list[float]] = {}
+    for e in g.consumed():
+        if e.t >= start and e.tp in parts:
+            ticks.setdefault((parts.index(e.tp), e.member), []).append(e.t)
+    for (y, m), ts in ticks.items():
+        ax.vlines(ts, y - 0.3, y + 0.3, lw=0.4, color=MEMBER_COLOURS[m % len(MEMBER_COLOURS)])
+    for t, label in marks:
+        ax.axvline(t, color="black", lw=1, ls=":")
+        if end is None or t <= end:
+            ax.text(t, len(parts) - 0.3, label, fontsize=7, rotation=90, va="top", ha="right")
+    ax.set_yticks(range(len(parts)), [f"partition {p}" for _, p in parts], fontsize=8)
+    ax.set_xlabel("time (s); shade: the member holding the partition, ticks: records it consumed")
+    for m in members:
+        ax.barh(0, 0, color=MEMBER_COLOURS[m % len(MEMBER_COLOURS)], label=f"member {m}")
+    ax.legend(ncol=min(len(members), 6), fontsize=7, loc="upper center",
+              bbox_to_anchor=(0.5, -0.25 - 0.6 / len(parts)))
+    ax.set_xlim(start, end)
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+@shown
+def trigger_times(triggers: list[Trigger], session_s: float, poll_s: float):
+    """Per trigger: seconds until the group reacted and until every partition flowed again."""
+    fig, ax = plt.subplots(figsize=(7, 3))
+    names = [t.name for t in triggers]
+    ys = range(len(names))
+    ax.barh([y + 0.2 for y in ys], [t.detect_s for t in triggers], height=0.4,
+            color="#f0ad4e", label="until the group reacted")
+    ax.barh([y - 0.2 for y in ys], [t.pause_s for t in triggers], height=0.4,
+            color="#5b8def", label="until every partition was consumed again")
+    lines = ({session_s: "session.timeout.ms = max.poll.interval.ms"} if session_s == poll_s
+             else {session_s: "session.timeout.ms", poll_s: "max.poll.interval.ms"})
+    for k, (x, label) in enumerate(lines.items()):
+        ax.axvline(x, color="grey", ls=":", lw=1)
+        ax.text(x, -0.55 + 0.3 * k, f" {label}", fontsize=7)
+    ax.set_yticks(list(ys), names)
+    ax.invert_yaxis()
+    ax.set_xlabel("seconds after the trigger")
+    ax.set_title("Four rebalance triggers: how long each goes unnoticed")
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2)
+    fig.tight_layout()
+    return fig
+
+
+@shown
+def twice(runs: list[Twice]):
+    """Records processed twice after a member was killed, per commit mode."""
+    fig, ax = plt.subplots(figsize=(6, 3))
+    labels = [f"commit {r.commit}" for r in runs]
+    ax.bar(labels, [r.duplicates for r in runs], color="#d9534f")
+    for x, r in enumerate(runs):
+        ax.text(x, r.duplicates, f"{r.duplicates} of {r.produced}", ha="center", va="bottom",
+                fontsize=8)
+    ax.set_ylabel("records processed twice")
+    ax.set_title("A member killed mid-stream: what the group processes again")
+    fig.tight_layout()
+    return fig

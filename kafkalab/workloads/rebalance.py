@@ -1,0 +1,205 @@
+"""Rebalances of a consumer group of member processes: what triggers one, how long the group
+stops, and which records are processed twice."""
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from ..waiting import sleep_until, wait_for
+from .clients import pace, producer
+from .group import TP, Group
+
+if TYPE_CHECKING:
+    from ..lab.cluster import Lab
+
+
+class Feed:
+    """Context manager: a producer writing `rate` records/s (values 0, 1, 2, ...) in a thread."""
+
+    def __init__(self, lab: Lab, topic: str, rate: float, limit: int | None = None) -> None:
+        """Prepare the feed; it starts when the block is entered."""
+        self.lab, self.topic, self.rate, self.limit = lab, topic, rate, limit
+        self.acked: dict[bytes, TP] = {}  # value -> the partition it went to
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        """Produce until stopped (or the limit), then flush."""
+        p = producer(self.lab, {"acks": "all", "linger.ms": 5})
+
+        def report(err, msg) -> None:
+            if err is None:
+                self.acked[msg.value()] = (msg.topic(), msg.partition())
+        start, i = time.monotonic(), 0
+        while not self._stop.is_set() and (self.limit is None or i < self.limit):
+            p.produce(self.topic, str(i).encode(), on_delivery=report)
+            i += 1
+            pace(p, start + i / self.rate)
+        p.flush(30)
+
+    def __enter__(self) -> Feed:
+        """Start writing."""
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        """Stop writing and wait for the last delivery reports."""
+        self._stop.set()
+        self._thread.join()
+
+    def done(self) -> bool:
+        """True once a limited feed has written everything."""
+        return not self._thread.is_alive()
+
+
+def tps(topic: str, partitions: int) -> list[TP]:
+    """The topic's partitions as (topic, partition) pairs."""
+    return [(topic, p) for p in range(partitions)]
+
+
+@dataclass
+class Trigger:
+    """One rebalance trigger: when it happened, when the group reacted, when all consumed again."""
+
+    name: str
+    member: int
+    at: float  # s since the group was made
+    detected: float = float("nan")  # the first assignment change any member saw after it
+    resumed: float = float("nan")  # every partition consumed again by its (new) owner
+
+    @property
+    def detect_s(self) -> float:
+        """Seconds from the trigger to the group's reaction."""
+        return self.detected - self.at
+
+    @property
+    def pause_s(self) -> float:
+        """Seconds from the trigger until every partition was consumed again."""
+        return self.resumed - self.at
+
+
+@dataclass
+class Triggers:
+    """The four triggers run on one group, with its events."""
+
+    topic: str
+    config: dict
+    triggers: list[Trigger] = field(default_factory=list)
+    group: Group | None = None
+    described: str = ""  # kafka-consumer-groups --describe --members --verbose, and lag
+
+
+def react(g: Group, trig: Trigger, partitions: list[TP], timeout: float) -> None:
+    """Fill in when the group reacted to the trigger and when all partitions flowed again."""
+    def detected() -> bool:
+        changes = [e.t for e in g.events() if e.t >= trig.at and e.ev in
+                   ("revoked", "assigned", "lost") and e.member != trig.member]
+        if changes:
+            trig.detected = changes[0]
+        return bool(changes)
+    wait_for(detected, timeout, f"the group to react to '{trig.name}'", interval=0.05)
+
+    def resumed() -> bool:
+        owners = g.owners()
+        seen: dict[TP, float] = {}
+        for e in g.consumed():
+            if e.t > trig.detected and e.tp in owners and e.member == owners[e.tp]:
+                seen.setdefault(e.tp, e.t)
+        if all(tp in seen for tp in partitions):
+            trig.resumed = max(seen.values())
+            return True
+        return False
+    wait_for(resumed, timeout, f"every partition to be consumed again after '{trig.name}'",
+             interval=0.1)
+
+
+def triggers(lab: Lab, config: dict, partitions: int = 6, rate: float = 300,
+             stall_extra_s: float = 3.0) -> Triggers:
+    """A group of member processes under steady writes: a member joins, one closes cleanly,
+    one is SIGKILLed, one stalls past max.poll.interval.ms; time each reaction."""
+    topic = lab.new_topic("rebalance", partitions=partitions)
+    parts = tps(topic, partitions)
+    session_s = float(config.get("session.timeout.ms", 45000)) / 1000
+    poll_s = float(config.get("max.poll.interval.ms", 300000)) / 1000
+    run = Triggers(topic, dict(config))
+    with Feed(lab, topic, rate), Group(lab, [topic], config) as g:
+        run.group = g
+        for _ in range(2):
+            g.add()
+        g.wait_owned(parts, [0, 1])
+        sleep_until(time.monotonic() + 1)  # a steady state before the first trigger
+        steps = [("a member joins", lambda: g.add(), 2),
+                 ("a member closes cleanly", lambda: g.close(0), 0),
+                 ("a member is killed", lambda: g.kill(1), 1),
+                 ("a member stalls", lambda: g.stall(2, poll_s + stall_extra_s), 2)]
+        for name, act, member in steps:
+            if name == "a member closes cleanly":  # keep two members through what follows
+                g.add()
+                g.wait_owned(parts, [0, 1, 2, 3])
+            at = g.now()
+            act()
+            trig = Trigger(name, member, at)
+            react(g, trig, parts, timeout=session_s + poll_s + 30)
+            run.triggers.append(trig)
+        wait_for(lambda: any(e.ev == "resumed" and e.member == 2 for e in g.events()),
+                 poll_s + stall_extra_s + 10, "the stalled member to come back")
+        g.wait_owned(parts, timeout=60)
+        run.described = "\n".join(lab.tool("kafka-consumer-groups", "--describe", "--group",
+                                            g.group_id, *extra).rstrip()
+                                   for extra in (("--members", "--verbose"), ()))
+    return run
+
+
+def ownership_gaps(g: Group, start: float, end: float) -> dict[TP, float]:
+    """Per partition: seconds within [start, end] that no member held it."""
+    gaps = {}
+    for tp, spans in g.intervals().items():
+        covered, edge = 0.0, start
+        held = sorted((max(a, start), min(b, end)) for _, a, b in spans if b > start and a < end)
+        for a, b in held:
+            if b > edge:
+                covered += b - max(a, edge)
+                edge = b
+        gaps[tp] = (end - start) - covered
+    return gaps
+
+
+@dataclass
+class Twice:
+    """A group consuming a fixed set of records while one member is killed mid-stream."""
+
+    commit: str
+    produced: int
+    consumed: int  # records consumed, counting repeats
+    missing: int  # produced, never consumed by anyone
+    duplicates: int  # consumed more than once
+    victim_partitions: int  # partitions the killed member held
+    group: Group | None = None
+
+
+def processed_twice(lab: Lab, config: dict, commit: str, records: int = 3000,
+                    rate: float = 300, kill_at_s: float = 5.0, partitions: int = 6,
+                    delay_ms: float = 0) -> Twice:
+    """Three members consume `records` written at `rate`/s; member 0 is killed at kill_at_s;
+    count what the group processed twice, and what it never processed."""
+    topic = lab.new_topic("twice", partitions=partitions)
+    session_s = float(config.get("session.timeout.ms", 45000)) / 1000
+    with Group(lab, [topic], config, commit=commit, delay_ms=delay_ms) as g:
+        for _ in range(3):
+            g.add()
+        g.wait_owned(tps(topic, partitions), [0, 1, 2])
+        with Feed(lab, topic, rate, limit=records) as feed:
+            sleep_until(time.monotonic() + kill_at_s)  # the schedule: kill it mid-stream
+            held = [tp for tp, m in g.owners().items() if m == 0]
+            g.kill(0)
+            wait_for(feed.done, records / rate + 30, "the feed to finish")
+        wait_for(lambda: len({(e.tp, e.offset) for e in g.consumed()}) >= len(feed.acked),
+                 session_s + 60, f"the group to consume all {len(feed.acked)} records")
+        seen = Counter((e.tp, e.offset) for e in g.consumed())
+        values = {e.value for e in g.consumed()}
+    missing = sum(1 for v in feed.acked if v.decode() not in values)
+    return Twice(commit, len(feed.acked), sum(seen.values()), missing,
+                 sum(n - 1 for n in seen.values() if n > 1), len(held), g)
