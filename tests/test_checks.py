@@ -103,3 +103,9 @@ def test_recovery_checkers(healthy):
     run = elections.unclean_election(healthy, records=20, after=10, watch_s=1.0)
     wrong(checks.check_unclean_loss, run, 0, match="were lost, not 0")
     wrong(checks.check_truncation_offset, run, 30, match="not 30")
+
+
+def test_group_checkers(lab):
+    wrong(checks.check_replaced_within, lab, {}, match="waits 45 s")
+    wrong(checks.check_revoked_prediction, lab, 1, match="gave up 3 partitions")
+    wrong(checks.check_few_duplicates, lab, "auto", {}, match="processed twice")

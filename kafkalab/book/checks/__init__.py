@@ -5,6 +5,7 @@ run the check (an external one, a missing tool) raises NotAvailable, which the n
 as a one-line note and never as the reader's mistake.
 """
 from .common import solutions
+from .groups import *  # noqa: F403
 from .logs import *  # noqa: F403
 from .producing import *  # noqa: F403
 from .replicas import *  # noqa: F403
