@@ -54,6 +54,9 @@ BROKER_SETTINGS: dict[str, str] = {
     "replica.lag.time.max.ms": "10000",  # default 30000
     # Heartbeats often enough for the 3 s session above.
     "broker.heartbeat.interval.ms": "500",  # default 2000
+    # Groups of the new protocol (KIP-848) get their assignments within a second, not 5 s.
+    "group.consumer.heartbeat.interval.ms": "1000",  # default 5000
+    "group.consumer.min.heartbeat.interval.ms": "1000",  # default 5000
     # A new consumer group starts at once instead of waiting for more members.
     "group.initial.rebalance.delay.ms": "0",  # default 3000
     # Retention and cleaner tasks start 1 s after startup instead of 30 s.
@@ -87,6 +90,8 @@ BROKER_SETTINGS: dict[str, str] = {
 KAFKA_DEFAULTS: dict[str, str] = {
     "broker.session.timeout.ms": "9000", "broker.heartbeat.interval.ms": "2000",
     "replica.lag.time.max.ms": "30000", "leader.imbalance.check.interval.seconds": "300",
+    "group.consumer.heartbeat.interval.ms": "5000",
+    "group.consumer.min.heartbeat.interval.ms": "5000",
     "group.initial.rebalance.delay.ms": "3000", "log.initial.task.delay.ms": "30000",
     "log.retention.check.interval.ms": "300000", "log.cleaner.backoff.ms": "15000",
     "offsets.topic.replication.factor": "3", "transaction.state.log.replication.factor": "3",
