@@ -8,6 +8,7 @@ import matplotlib.pyplot as plt
 from .plots import shown
 
 if TYPE_CHECKING:
+    from ..workloads.assignment import Sequence
     from ..workloads.group import Group
     from ..workloads.rebalance import Trigger, Twice
 
@@ -85,5 +86,35 @@ def twice(runs: list[Twice]):
                 fontsize=8)
     ax.set_ylabel("records processed twice")
     ax.set_title("A member killed mid-stream: what the group processes again")
+    fig.tight_layout()
+    return fig
+
+
+@shown
+def assignment_steps(runs: dict[str, Sequence], topic_a: str, topic_b: str):
+    """Per assignor and step: partitions each member holds (two topics stacked), and moves."""
+    fig, axes = plt.subplots(len(runs), 1, figsize=(8, 1.2 + 1.35 * len(runs)), sharex=True,
+                             squeeze=False)
+    for ax, (name, seq) in zip(axes[:, 0], runs.items()):
+        x = 0.0
+        ticks = []
+        top = max(n for step in seq.steps for n in step.per_member().values()) + 1.5
+        for step in seq.steps:
+            a, b = step.per_member(topic_a), step.per_member(topic_b)
+            xs = [x + i * 0.8 for i in range(len(step.members))]
+            ax.bar(xs, [a[m] for m in step.members], width=0.7,
+                   color=[MEMBER_COLOURS[m % len(MEMBER_COLOURS)] for m in step.members])
+            ax.bar(xs, [b[m] for m in step.members], bottom=[a[m] for m in step.members],
+                   width=0.7, color=[MEMBER_COLOURS[m % len(MEMBER_COLOURS)] for m in step.members],
+                   alpha=0.45, hatch="//", edgecolor="white")
+            ax.text(x + 0.4 * (len(step.members) - 1), top - 1, f"moved {step.moved}", ha="center",
+                    fontsize=7)
+            ticks.append((x + 0.4 * (len(step.members) - 1), step.label.split(": ", 1)[1]))
+            x += 0.8 * len(step.members) + 1.0
+        ax.set_ylim(0, top + 0.2)
+        ax.set_ylabel(name, fontsize=8)
+        ax.set_xticks([t for t, _ in ticks], [label for _, label in ticks], fontsize=8)
+    fig.suptitle("Partitions per member at each step (solid: 3-partition topic, hatched: "
+                 "5-partition topic)", fontsize=10)
     fig.tight_layout()
     return fig

@@ -12,6 +12,21 @@ from ..waiting import sleep_until, wait_for
 from .clients import pace, producer
 from .group import TP, Group
 
+
+def settled(g: Group, partitions: list[TP], quiet_s: float = 1.0, timeout: float = 60) -> None:
+    """Wait until every partition is held by a live member, each live member holds one (when
+    there are enough), and no assignment change has come for quiet_s."""
+    def done() -> bool:
+        owned = g.owners()
+        live = g.alive()
+        if not all(tp in owned for tp in partitions):
+            return False
+        if len(partitions) >= len(live) and set(owned.values()) != set(live):
+            return False
+        changes = [e.t for e in g.events() if e.ev in ("assigned", "revoked", "lost")]
+        return not changes or g.now() - changes[-1] >= quiet_s
+    wait_for(done, timeout, f"the group {g.group_id} to settle", interval=0.1)
+
 if TYPE_CHECKING:
     from ..lab.cluster import Lab
 
@@ -129,8 +144,7 @@ def triggers(lab: Lab, config: dict, partitions: int = 6, rate: float = 300,
         run.group = g
         for _ in range(2):
             g.add()
-        g.wait_owned(parts, [0, 1])
-        sleep_until(time.monotonic() + 1)  # a steady state before the first trigger
+        settled(g, parts)  # a steady state before the first trigger
         steps = [("a member joins", lambda: g.add(), 2),
                  ("a member closes cleanly", lambda: g.close(0), 0),
                  ("a member is killed", lambda: g.kill(1), 1),
@@ -138,7 +152,7 @@ def triggers(lab: Lab, config: dict, partitions: int = 6, rate: float = 300,
         for name, act, member in steps:
             if name == "a member closes cleanly":  # keep two members through what follows
                 g.add()
-                g.wait_owned(parts, [0, 1, 2, 3])
+            settled(g, parts)
             at = g.now()
             act()
             trig = Trigger(name, member, at)
@@ -180,8 +194,8 @@ class Twice:
     group: Group | None = None
 
 
-def processed_twice(lab: Lab, config: dict, commit: str, records: int = 3000,
-                    rate: float = 300, kill_at_s: float = 5.0, partitions: int = 6,
+def processed_twice(lab: Lab, config: dict, commit: str, records: int = 2000,
+                    rate: float = 400, kill_at_s: float = 2.5, partitions: int = 6,
                     delay_ms: float = 0) -> Twice:
     """Three members consume `records` written at `rate`/s; member 0 is killed at kill_at_s;
     count what the group processed twice, and what it never processed."""
@@ -190,7 +204,7 @@ def processed_twice(lab: Lab, config: dict, commit: str, records: int = 3000,
     with Group(lab, [topic], config, commit=commit, delay_ms=delay_ms) as g:
         for _ in range(3):
             g.add()
-        g.wait_owned(tps(topic, partitions), [0, 1, 2])
+        settled(g, tps(topic, partitions))
         with Feed(lab, topic, rate, limit=records) as feed:
             sleep_until(time.monotonic() + kill_at_s)  # the schedule: kill it mid-stream
             held = [tp for tp, m in g.owners().items() if m == 0]

@@ -14,6 +14,7 @@ def check_replaced_within(lab: Lab, consumer_config: dict, seconds: float = 10) 
     """Pass when, with consumer_config, a killed member's partitions flow again within `seconds`."""
     from ...workloads import rebalance
     from ...workloads.group import Group
+    from ...workloads.rebalance import settled
     _settings("consumer_config", consumer_config)
     session = int(consumer_config.get("session.timeout.ms", 45000))
     if session > seconds * 1000:
@@ -24,7 +25,7 @@ def check_replaced_within(lab: Lab, consumer_config: dict, seconds: float = 10) 
     with rebalance.Feed(lab, topic, 200), Group(lab, [topic], consumer_config) as g:
         g.add()
         g.add()
-        g.wait_owned(parts, [0, 1])
+        settled(g, parts)  # no rebalance still in flight when the member dies
         trig = rebalance.Trigger("kill", 0, g.kill(0))
         rebalance.react(g, trig, parts, timeout=session / 1000 + 30)
     if trig.pause_s > seconds:
@@ -38,6 +39,7 @@ def check_revoked_prediction(lab: Lab, revoked: int) -> None:
     """Pass when `revoked` is how many partitions member 0 gives up when a third member joins."""
     from ...workloads import rebalance
     from ...workloads.group import Group
+    from ...workloads.rebalance import settled
     _whole("revoked", revoked, low=0)
     topic = lab.new_topic("ex-revoked", partitions=6)
     parts = rebalance.tps(topic, 6)
@@ -46,7 +48,7 @@ def check_revoked_prediction(lab: Lab, revoked: int) -> None:
     with Group(lab, [topic], config) as g:
         g.add()
         g.add()
-        g.wait_owned(parts, [0, 1])
+        settled(g, parts)
         at = g.now()
         g.add()
         g.wait_owned(parts, [0, 1, 2])
@@ -72,3 +74,106 @@ def check_few_duplicates(lab: Lab, commit: str, consumer_config: dict, limit: in
     if run.duplicates > limit:
         raise AssertionError(f"{run.duplicates} records were processed twice (limit {limit})")
     print(f"Correct: {run.duplicates} processed twice, none missing, of {run.produced}.")
+
+
+@checker
+def check_range_prediction(lab: Lab, busiest: int) -> None:
+    """Pass when `busiest` is what the busier of two range members holds of topics of 3 and 5."""
+    from ...workloads import assignment
+    _whole("busiest", busiest, low=0)
+    topics = {lab.new_topic("ex-range-a", partitions=3): 3,
+              lab.new_topic("ex-range-b", partitions=5): 5}
+    seq = assignment.run_sequence(lab, "range", topics, script=("join", "join"))
+    got = max(seq.steps[-1].per_member().values())
+    if busiest != got:
+        raise AssertionError(f"the busier member held {got} partitions, not {busiest}")
+    print(f"Correct: {seq.steps[-1].per_member()} partitions per member.")
+
+
+@checker
+def check_minimal_assignor(lab: Lab, assignor: str) -> None:
+    """Pass when `assignor` keeps members within one partition and moves only what it must."""
+    from ...workloads import assignment
+    try:
+        assignment.config_for(assignor)
+    except ValueError as e:
+        raise AssertionError(str(e)) from None
+    topics = {lab.new_topic("ex-minimal-a", partitions=3): 3,
+              lab.new_topic("ex-minimal-b", partitions=5): 5}
+    seq = assignment.run_sequence(lab, assignor, topics)
+    for step in seq.steps:
+        counts = step.per_member().values()
+        if max(counts) - min(counts) > 1:
+            raise AssertionError(f"after '{step.label}' the members held {step.per_member()}")
+        if step.moved > assignment.fewest_moves(seq, step):
+            raise AssertionError(f"'{step.label}' moved {step.moved} partitions where "
+                                 f"{assignment.fewest_moves(seq, step)} had to")
+    print(f"Correct: {sum(s.moved for s in seq.steps)} moves in all, each the fewest possible.")
+
+
+@checker
+def check_broker_range(lab: Lab, consumer_config: dict) -> None:
+    """Pass when consumer_config makes a group of the new protocol with the broker's range."""
+    from confluent_kafka import ConsumerGroupType
+
+    from ...workloads import assignment
+    from ...workloads.group import Group
+    from ...workloads.rebalance import settled, tps
+    _settings("consumer_config", consumer_config)
+    topics = {lab.new_topic("ex-broker-a", partitions=3): 3,
+              lab.new_topic("ex-broker-b", partitions=5): 5}
+    parts = [tp for t, n in topics.items() for tp in tps(t, n)]
+    with Group(lab, list(topics), consumer_config) as g:
+        g.add()
+        g.add()
+        settled(g, parts)
+        counts = sorted(list(assignment.Step("", "join", g.alive(), g.owners(), 0, 0)
+                             .per_member().values()))
+        desc = lab.admin.describe_consumer_groups([g.group_id])[g.group_id].result(10)
+    if desc.type != ConsumerGroupType.CONSUMER:
+        raise AssertionError(f"the group uses the {desc.type.name.lower()} protocol, not the "
+                             "new one")
+    if counts != [3, 5]:
+        raise AssertionError(f"the members held {counts} partitions: not range's 3 and 5")
+    print(f"Correct: a {desc.type.name.lower()}-protocol group; {counts} partitions per member.")
+
+
+@checker
+def check_quiet_rolling_restart(lab: Lab, config_for_member) -> None:
+    """Pass when restarting a member configured by config_for_member(i) causes no rebalance."""
+    from ...workloads import cooperative
+    if not callable(config_for_member):
+        raise AssertionError("config_for_member must be a function of the member's index")
+    run = cooperative.restart_member(lab, config=config_for_member)
+    if run.others_changes or not run.same_partitions:
+        raise AssertionError(f"the other members got {run.others_changes} assignment changes, "
+                             f"and the member {'got' if run.same_partitions else 'did not get'} "
+                             "its partitions back")
+    print(f"Correct: back on its partitions {run.gone_s:.1f} s after its close; no rebalance.")
+
+
+@checker
+def check_cooperative_predictions(lab: Lab, paused: int, first_assignment: int) -> None:
+    """Pass when both numbers match a cooperative-sticky scale-out from 3 to 4 members."""
+    from ...workloads import cooperative
+    _whole("paused", paused, low=0)
+    _whole("first_assignment", first_assignment, low=0)
+    run = cooperative.scale_out(lab, "cooperative-sticky")
+    if paused != len(run.paused):
+        raise AssertionError(f"{len(run.paused)} partitions paused, not {paused}")
+    if first_assignment != run.newcomer[0]:
+        raise AssertionError(f"the newcomer's first assignment held {run.newcomer[0]} "
+                             f"partitions, not {first_assignment}")
+    print(f"Correct: {len(run.paused)} paused; the newcomer's assignments {run.newcomer}.")
+
+
+@checker
+def check_eager_first_assignment(lab: Lab, first: int) -> None:
+    """Pass when `first` is the newcomer's first assignment in an eager 3 -> 4 scale-out."""
+    from ...workloads import cooperative
+    _whole("first", first, low=0)
+    run = cooperative.scale_out(lab, "range")
+    if first != run.newcomer[0]:
+        raise AssertionError(f"the newcomer's first assignment held {run.newcomer[0]} "
+                             f"partitions, not {first}")
+    print(f"Correct: {run.newcomer[0]} at once; {len(run.paused)} partitions paused meanwhile.")

@@ -1,0 +1,93 @@
+"""Partition assignment: the same membership sequence under each assignor, the partitions each
+member got at each step, and how many moved."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from .group import TP, Group
+from .rebalance import settled, tps
+
+if TYPE_CHECKING:
+    from ..lab.cluster import Lab
+
+# The classic protocol's client-side assignors, and KIP-848's broker-side ones.
+CLASSIC = {"range": "range", "roundrobin": "roundrobin", "cooperative-sticky": "cooperative-sticky"}
+TIMEOUTS = {"session.timeout.ms": 6000, "heartbeat.interval.ms": 500,
+            "max.poll.interval.ms": 6000}
+
+
+def config_for(assignor: str) -> dict:
+    """Consumer settings selecting `assignor`: a classic name, or 'consumer/uniform' etc."""
+    if assignor.startswith("consumer/"):  # KIP-848: the broker assigns; no client timeouts
+        return {"group.protocol": "consumer", "group.remote.assignor": assignor.split("/")[1]}
+    if assignor not in CLASSIC:
+        raise ValueError(f"assignor {assignor!r}: use one of {list(CLASSIC)} or "
+                         "'consumer/uniform', 'consumer/range'")
+    return {"partition.assignment.strategy": CLASSIC[assignor], **TIMEOUTS}
+
+
+@dataclass
+class Step:
+    """The group after one membership change: who holds what, and what moved."""
+
+    label: str
+    action: str  # "join" or "leave"
+    members: list[int]
+    owners: dict[TP, int]
+    moved: int  # partitions whose holder changed (a departed member's count as moved)
+    took_s: float
+    leaver_held: int = 0  # partitions the departing member held before it left
+
+    def per_member(self, topic: str | None = None) -> dict[int, int]:
+        """How many partitions (of one topic, or all) each member holds."""
+        out = {m: 0 for m in self.members}
+        for tp, m in self.owners.items():
+            if topic is None or tp[0] == topic:
+                out[m] = out.get(m, 0) + 1
+        return out
+
+
+@dataclass
+class Sequence:
+    """One assignor through the membership sequence."""
+
+    assignor: str
+    topics: dict[str, int]
+    steps: list[Step] = field(default_factory=list)
+
+
+def fewest_moves(seq: Sequence, step: Step) -> int:
+    """The fewest partitions that must change holder at this step for a balanced result: what
+    a newcomer must get (all partitions split evenly), or what a leaver held."""
+    k = seq.steps.index(step)
+    if k == 0:
+        return 0
+    if step.action == "leave":
+        return step.leaver_held
+    return sum(seq.topics.values()) // len(step.members)
+
+
+def run_sequence(lab: Lab, assignor: str, topics: dict[str, int],
+                 script: tuple[str, ...] = ("join", "join", "join", "leave")) -> Sequence:
+    """Members join and leave as `script` says; after each change, record the assignment."""
+    parts = [tp for t, n in topics.items() for tp in tps(t, n)]
+    seq = Sequence(assignor, dict(topics))
+    with Group(lab, list(topics), config_for(assignor)) as g:
+        before: dict[TP, int] = {}
+        for k, action in enumerate(script):
+            at, held = g.now(), 0
+            if action == "join":
+                g.add()
+            else:
+                leaver = g.alive()[0]
+                held = sum(1 for m in before.values() if m == leaver)
+                g.close(leaver)
+            settled(g, parts)
+            owners = g.owners()
+            moved = sum(1 for tp in parts if tp in before and before[tp] != owners.get(tp))
+            label = f"{len(g.alive())} member{'s' if len(g.alive()) > 1 else ''}"
+            seq.steps.append(Step(f"{k + 1}: {action} → {label}", action, g.alive(), owners,
+                                  moved, g.now() - at, held))
+            before = owners
+    return seq
