@@ -24,6 +24,7 @@ class Record:
     sent: float
     done: float = float("nan")
     error: str | None = None  # None: delivered
+    partition: int = -1  # where the leader put it
 
     @property
     def delivered(self) -> bool:
@@ -45,8 +46,51 @@ def _sender(p, topic: str, t0: float, records: list[Record]):
         def report(err, msg, rec=rec) -> None:
             rec.done = time.monotonic() - t0
             rec.error = err.name() if err is not None else None
+            rec.partition = msg.partition() if err is None else -1
         p.produce(topic, value, on_delivery=report)
     return send
+
+
+class Steady:
+    """Context manager: a thread producing values 0, 1, 2, ... at `rate`/s (up to `limit`), each
+    one's send time and outcome kept in .records (times in s since .t0); stopped with the block."""
+
+    def __init__(self, p, topic: str, rate: float, limit: int | None = None) -> None:
+        """Prepare the sender; it starts when the block is entered."""
+        self.records: list[Record] = []
+        self.t0 = time.monotonic()
+        self._send = _sender(p, topic, self.t0, self.records)
+        self._p, self._rate, self._limit = p, rate, limit
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        """Send on schedule until stopped."""
+        i = 0
+        while not self._stop.is_set() and (self._limit is None or i < self._limit):
+            pace(self._p, self.t0 + i / self._rate)
+            self._send(f"{i}".encode())
+            i += 1
+
+    def __enter__(self) -> Steady:
+        """Start sending."""
+        self._thread.start()
+        return self
+
+    def done(self) -> bool:
+        """True once a limited sender has sent everything."""
+        return not self._thread.is_alive()
+
+    def __exit__(self, *exc) -> None:
+        """Stop sending (delivery reports still to come are served by the caller's flush)."""
+        self._stop.set()
+        self._thread.join()
+
+    @property
+    def rate(self) -> float:
+        """Records per second achieved."""
+        sent = [r.sent for r in self.records]
+        return (len(sent) - 1) / (sent[-1] - sent[0]) if len(sent) > 1 else 0.0
 
 
 @dataclass
@@ -75,21 +119,8 @@ def outage(lab: Lab, config: dict, outage_s: float = 6.0, before_s: float = 1.0,
     topic = lab.new_topic("outage", replication_factor=1)
     broker = lab.leader(topic)
     p = producer(lab, config)
-    records: list[Record] = []
-    t0 = time.monotonic()
-    send = _sender(p, topic, t0, records)
-    stop = threading.Event()
-
-    def loop() -> None:
-        i = 0
-        while not stop.is_set():
-            pace(p, t0 + i / rate)
-            send(f"{i}".encode())
-            i += 1
-
-    sender = threading.Thread(target=loop, daemon=True)
-    sender.start()
-    try:
+    with Steady(p, topic, rate) as steady:
+        t0 = steady.t0
         sleep_until(t0 + before_s)  # the schedule of the experiment, not a wait for a condition
         with lab.killed(broker, wait=False) as killed_at:
             sleep_until(killed_at + outage_s)
@@ -97,13 +128,9 @@ def outage(lab: Lab, config: dict, outage_s: float = 6.0, before_s: float = 1.0,
         lab.wait_for(lambda: lab.leader(topic) == broker, 60, f"broker {broker} to lead {topic}")
         back_at = time.monotonic()
         sleep_until(back_at + after_s)
-    finally:
-        stop.set()
-        sender.join()
     timeout_s = float(config.get("message.timeout.ms", 300000)) / 1000
     p.flush(timeout_s + 10)
-    sent = [r.sent for r in records]
-    achieved = (len(sent) - 1) / (sent[-1] - sent[0]) if len(sent) > 1 else 0.0
+    records, achieved = steady.records, steady.rate
     return Outage(dict(config), records, killed_at - t0, restart_at - t0, back_at - t0, achieved)
 
 

@@ -2,14 +2,14 @@
 stops, and which records are processed twice."""
 from __future__ import annotations
 
-import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ..waiting import sleep_until, wait_for
-from .clients import pace, producer
+from .clients import producer
+from .delivery import Steady
 from .group import TP, Group
 
 
@@ -31,43 +31,23 @@ if TYPE_CHECKING:
     from ..lab.cluster import Lab
 
 
-class Feed:
-    """Context manager: a producer writing `rate` records/s (values 0, 1, 2, ...) in a thread."""
+class Feed(Steady):
+    """Context manager: a producer (acks=all) writing `rate` records/s (values 0, 1, 2, ...,
+    up to `limit`) in a thread; every delivery report is in once the block has ended."""
 
     def __init__(self, lab: Lab, topic: str, rate: float, limit: int | None = None) -> None:
         """Prepare the feed; it starts when the block is entered."""
-        self.lab, self.topic, self.rate, self.limit = lab, topic, rate, limit
-        self.acked: dict[bytes, TP] = {}  # value -> the partition it went to
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        """Produce until stopped (or the limit), then flush."""
-        p = producer(self.lab, {"acks": "all", "linger.ms": 5})
-
-        def report(err, msg) -> None:
-            if err is None:
-                self.acked[msg.value()] = (msg.topic(), msg.partition())
-        start, i = time.monotonic(), 0
-        while not self._stop.is_set() and (self.limit is None or i < self.limit):
-            p.produce(self.topic, str(i).encode(), on_delivery=report)
-            i += 1
-            pace(p, start + i / self.rate)
-        p.flush(30)
-
-    def __enter__(self) -> Feed:
-        """Start writing."""
-        self._thread.start()
-        return self
+        super().__init__(producer(lab, {"acks": "all", "linger.ms": 5}), topic, rate, limit)
 
     def __exit__(self, *exc) -> None:
         """Stop writing and wait for the last delivery reports."""
-        self._stop.set()
-        self._thread.join()
+        super().__exit__(*exc)
+        self._p.flush(30)
 
-    def done(self) -> bool:
-        """True once a limited feed has written everything."""
-        return not self._thread.is_alive()
+    @property
+    def acked(self) -> dict[bytes, int]:
+        """Acknowledged values and the partition each went to."""
+        return {str(i).encode(): r.partition for i, r in enumerate(self.records) if r.delivered}
 
 
 def tps(topic: str, partitions: int) -> list[TP]:

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING
 from .. import oracles
 from ..logfile import read_segment
 from ..waiting import sleep_until, wait_for
-from .clients import consumer, high_watermark, pace, producer, read_partition
-from .delivery import Record, _sender
+from .clients import consumer, high_watermark, producer, read_partition
+from .delivery import Record, Steady
 
 if TYPE_CHECKING:
     from ..lab.cluster import Lab
@@ -144,43 +144,28 @@ def handover(lab: Lab, how: str, config: dict, rate: float = 200.0, before_s: fl
     p = producer(lab, config)
     p.produce(topic, b"warm-up")  # connect and learn the leader before the clock starts
     p.flush(30)
-    records: list[Record] = []
-    t0 = time.monotonic()
-    send = _sender(p, topic, t0, records)
-    stop = threading.Event()
-
-    def loop() -> None:
-        i = 0
-        while not stop.is_set():
-            pace(p, t0 + i / rate)
-            send(f"{i}".encode())
-            i += 1
-
-    sender = threading.Thread(target=loop, daemon=True)
-    sender.start()
     new_leader = [float("nan")]
     try:
-        sleep_until(t0 + before_s)  # the schedule of the experiment, not a wait for a condition
-        fault_at = time.monotonic() - t0
-        watcher = threading.Thread(target=lambda: new_leader.__setitem__(0, wait_for(
-            lambda: (v := view(lab, topic, t0)) and v.leaders[0] not in (-1, leader) and v.t,
-            timeout, f"another broker to lead {topic}", interval=0.02)), daemon=True)
-        watcher.start()
-        if how == "killed":
-            lab.kill(leader)
-        else:
-            lab.stop(leader)
-        watcher.join()
-        sleep_until(t0 + new_leader[0] + after_s)
+        with Steady(p, topic, rate) as steady:
+            t0 = steady.t0
+            sleep_until(t0 + before_s)  # the schedule of the experiment, not a wait
+            fault_at = time.monotonic() - t0
+            watcher = threading.Thread(target=lambda: new_leader.__setitem__(0, wait_for(
+                lambda: (v := view(lab, topic, t0)) and v.leaders[0] not in (-1, leader) and v.t,
+                timeout, f"another broker to lead {topic}", interval=0.02)), daemon=True)
+            watcher.start()
+            if how == "killed":
+                lab.kill(leader)
+            else:
+                lab.stop(leader)
+            watcher.join()
+            sleep_until(t0 + new_leader[0] + after_s)
     finally:
-        stop.set()
-        sender.join()
         p.flush(timeout)
         if lab.state(leader) != "up":
             lab.start(leader)
-    sent = [r.sent for r in records]
-    run = Handover(how, leader, records, fault_at, new_leader[0],
-                   rate=(len(sent) - 1) / (sent[-1] - sent[0]) if len(sent) > 1 else 0.0)
+    records = steady.records
+    run = Handover(how, leader, records, fault_at, new_leader[0], rate=steady.rate)
     acked = {f"{i}".encode() for i, r in enumerate(records) if r.delivered}
     run.lost = len(oracles.lost(acked, read_partition(lab, topic)))
     return run
