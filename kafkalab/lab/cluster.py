@@ -160,6 +160,30 @@ class Lab(Faults):
                  timeout, f"every partition of {name} to have a leader")
         return name
 
+    def preferred_leaders(self, topics: tuple[str, ...] = ("__consumer_offsets",),
+                          timeout: float = 60) -> int:
+        """Move every partition of `topics` to its preferred leader now (return how many moved).
+
+        After a broker restart the controller moves leaderships back on its own, at its next
+        balance check; a group coordinator moving in the middle of an experiment restarts every
+        member's session. Calling this first makes that move happen before, not during.
+        """
+        from confluent_kafka import ElectionType, TopicPartition
+        self.require_own("moving leaders")
+        md = self.admin.list_topics(timeout=10)
+        parts = [(t, p, m) for t in topics if t in md.topics
+                 for p, m in md.topics[t].partitions.items()]
+        wait_for(lambda: all(m.replicas[0] in self.partition(t, p).isrs for t, p, m in parts),
+                 timeout, f"every preferred replica of {', '.join(topics)} to be in sync")
+        away = [TopicPartition(t, p) for t, p, m in parts
+                if self.partition(t, p).leader != m.replicas[0]]
+        if away:
+            self.admin.elect_leaders(ElectionType.PREFERRED, away).result(timeout)
+            wait_for(lambda: all(self.partition(tp.topic, tp.partition).leader ==
+                                 self.partition(tp.topic, tp.partition).replicas[0]
+                                 for tp in away), timeout, "the preferred leaders to lead")
+        return len(away)
+
     def clear_topics(self, timeout: float = 30) -> int:
         """Delete every topic but Kafka's internal ones and the lab's own; return how many.
 

@@ -47,6 +47,7 @@ class Group:
         lab.require_own("consumer-group member processes")
         if commit not in ("auto", "after"):
             raise ValueError(f"commit = {commit!r}: use 'auto' or 'after'")
+        lab.preferred_leaders()  # no coordinator move (and session reset) during the run
         self.lab, self.topics, self.delay_ms, self.commit = lab, list(topics), delay_ms, commit
         self.group_id = group_id or f"group-{uuid.uuid4().hex[:10]}"
         self.config = {"group.id": self.group_id, "auto.offset.reset": "earliest", **config}
