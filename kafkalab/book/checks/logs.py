@@ -89,11 +89,22 @@ def check_resume_prediction(lab: Lab, predicted: int) -> None:
     from ...workloads import clients
     from ...workloads.retention import consume_from
     _whole("predicted", predicted, low=0)
-    from confluent_kafka import TopicPartition
+    from confluent_kafka import KafkaError, KafkaException, TopicPartition
+
+    from ...waiting import wait_for
     topic = lab.new_topic("ex-resume", replication_factor=1)
     clients.fill(lab, topic, 100, size=100)
     tp = TopicPartition(topic, 0, 60)
-    lab.admin.delete_records([tp], request_timeout=10)[tp].result(11)
+
+    def delete() -> bool:  # the admin client may not know the new topic's leader yet
+        try:
+            lab.admin.delete_records([tp], request_timeout=10)[tp].result(11)
+        except KafkaException as e:
+            if e.args[0].code() == KafkaError._NOENT or e.args[0].retriable():
+                return False
+            raise
+        return True
+    wait_for(delete, 30, f"DeleteRecords below offset 60 on {topic}", interval=0.2)
     first = consume_from(lab, topic, 0, "earliest").first_offset
     if predicted != first:
         raise AssertionError(f"it received offset {first} first, not {predicted}: offset 0 is "
