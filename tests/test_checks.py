@@ -111,7 +111,6 @@ def test_recovery_checkers():
 def test_group_checkers(lab):
     wrong(checks.check_replaced_within, lab, {}, match="waits 45 s")
     wrong(checks.check_revoked_prediction, lab, 1, match="gave up 3 partitions")
-    wrong(checks.check_few_duplicates, lab, "auto", {}, match="processed twice")
 
 
 def test_assignment_checkers(lab):
