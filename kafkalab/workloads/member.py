@@ -33,15 +33,20 @@ def main(spec_path: str) -> None:
     def tps(partitions) -> list:
         return [[p.topic, p.partition] for p in partitions]
 
+    commit_after = spec.get("commit") == "after"
+    hooks: dict[str, Any] = {}
+    if not commit_after:  # background (auto) commits, recorded when the broker answers
+        hooks["on_commit"] = lambda err, ps: emit(
+            "committed", tps=tps(p for p in ps if p.offset >= 0),
+            **({"error": err.name()} if err is not None else {}))
     consumer = Consumer({"bootstrap.servers": spec["bootstrap"], "log_level": 0,
-                         **spec["config"]})
+                         **spec["config"], **hooks})
     consumer.subscribe(spec["topics"],
                        on_assign=lambda c, ps: emit("assigned", tps=tps(ps)),
                        on_revoke=lambda c, ps: emit("revoked", tps=tps(ps)),
                        on_lost=lambda c, ps: emit("lost", tps=tps(ps)))
     emit("start", pid=_pid())
     delay = spec.get("delay_ms", 0) / 1000
-    commit_after = spec.get("commit") == "after"
     while not stop:
         msg = consumer.poll(0.1)
         if msg is None:

@@ -174,11 +174,18 @@ class Twice:
     group: Group | None = None
 
 
+def last_commit(g: Group, member: int) -> float:
+    """When `member` last had offsets committed (its start if never), in group seconds."""
+    return max((e.t for e in g.events() if e.member == member and (
+        e.ev == "start" or (e.ev == "committed" and e.tps and not e.error))), default=0.0)
+
+
 def processed_twice(lab: Lab, config: dict, commit: str, records: int = 2000,
                     rate: float = 400, kill_at_s: float = 2.5, partitions: int = 6,
                     delay_ms: float = 0) -> Twice:
-    """Three members consume `records` written at `rate`/s; member 0 is killed at kill_at_s;
-    count what the group processed twice, and what it never processed."""
+    """Three members consume `records` written at `rate`/s; member 0 is killed at kill_at_s (with
+    auto commit, once min(1 s, half the interval) has passed since its last commit); count what
+    the group processed twice, and what it never processed."""
     topic = lab.new_topic("twice", partitions=partitions)
     session_s = float(config.get("session.timeout.ms", 45000)) / 1000
     with Group(lab, [topic], config, commit=commit, delay_ms=delay_ms) as g:
@@ -187,6 +194,10 @@ def processed_twice(lab: Lab, config: dict, commit: str, records: int = 2000,
         settled(g, tps(topic, partitions))
         with Feed(lab, topic, rate, limit=records) as feed:
             sleep_until(time.monotonic() + kill_at_s)  # the schedule: kill it mid-stream
+            if commit == "auto":  # ... and not just after a background commit
+                gap = min(1.0, float(config.get("auto.commit.interval.ms", 5000)) / 2000)
+                wait_for(lambda: g.now() - last_commit(g, 0) >= gap, 2 * gap + 10,
+                         f"a moment {gap:g} s after member 0's last commit")
             held = [tp for tp, m in g.owners().items() if m == 0]
             g.kill(0)
             wait_for(feed.done, records / rate + 30, "the feed to finish")

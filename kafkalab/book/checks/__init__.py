@@ -11,4 +11,4 @@ from .producing import *  # noqa: F403
 from .replicas import *  # noqa: F403
 from .storage import *  # noqa: F403
 
-__all__ = ["solutions"] + [n for n in dir() if n.startswith("check_")]
+__all__ = ["solutions"] + [n for n in dir() if n.startswith(("check_", "judge_"))]

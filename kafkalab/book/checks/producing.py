@@ -39,7 +39,11 @@ def check_durability_settings(lab: Lab, replication_factor: int, min_insync_repl
     _whole("min_insync_replicas", min_insync_replicas)
     topic = lab.new_topic("ex-durable", replication_factor=replication_factor,
                           min_insync_replicas=min_insync_replicas)
-    outcome = writes_with_brokers_down(lab, topic, {"yours": {"acks": "all"}}).outcome["yours"]
+    judge_durability(writes_with_brokers_down(lab, topic, {"yours": {"acks": "all"}}).outcome["yours"])
+
+
+def judge_durability(outcome: dict) -> None:
+    """Pass when a write was accepted with one broker down and refused with two down."""
     one_down, two_down = outcome[1].error, outcome[2].error
     if one_down is not None:
         raise AssertionError(f"with one broker down the write failed ({one_down}): the "
@@ -57,8 +61,12 @@ def check_failover_prediction(lab: Lab, topic: str, predicted_s: float) -> None:
     from ...workloads.failover import failover
     if not isinstance(predicted_s, (int, float)) or isinstance(predicted_s, bool):
         raise AssertionError(f"predict a number of seconds, got {predicted_s!r}")
-    run = failover(lab, topic, victim="leader", settle=0.5)
-    measured = run.events["new leader"]
+    judge_failover(failover(lab, topic, victim="leader", settle=0.5).events, predicted_s)
+
+
+def judge_failover(events: dict[str, float], predicted_s: float) -> None:
+    """Pass when predicted_s is within 1 s of the measured time until a new leader."""
+    measured = events["new leader"]
     if abs(measured - predicted_s) > 1.0:
         raise AssertionError(f"a new leader appeared {measured:.1f} s after the kill, not "
                              f"{predicted_s:g} s: which broker setting makes the controller wait?")
@@ -76,21 +84,31 @@ def check_no_loss(lab: Lab, producer_config: dict, min_insync_replicas: int) -> 
     _settings("producer_config", producer_config)
     _whole("min_insync_replicas", min_insync_replicas)
     trial = leader_loss_trial(lab, producer_config, min_insync_replicas=min_insync_replicas)
+    judge_loss_trial(trial)
+    topic = lab.new_topic("ex-no-loss", replication_factor=3,
+                          min_insync_replicas=min_insync_replicas)
+    alone = writes_with_brokers_down(lab, topic, {"yours": producer_config}).outcome["yours"][2]
+    judge_refused_alone(alone)
+    print(f"Correct: {trial.acknowledged} records acknowledged, all {trial.kept} still there "
+          f"after the leader died; with the leader alone, writes were refused ({alone.error}).")
+
+
+def judge_loss_trial(trial) -> None:
+    """Pass when a leader-failure trial had acknowledged records and lost none of them."""
     if trial.acknowledged == 0:
         raise AssertionError(f"nothing was acknowledged (errors: {trial.errors}): a setting "
                              "that accepts no writes loses nothing, but is no answer")
     if trial.lost:
         raise AssertionError(f"{trial.lost} of {trial.acknowledged} acknowledged records were "
-                             f"lost with {producer_config}: the leader acknowledged records "
+                             f"lost with {trial.config}: the leader acknowledged records "
                              "its followers did not have")
-    topic = lab.new_topic("ex-no-loss", replication_factor=3,
-                          min_insync_replicas=min_insync_replicas)
-    alone = writes_with_brokers_down(lab, topic, {"yours": producer_config}).outcome["yours"][2]
+
+
+def judge_refused_alone(alone) -> None:
+    """Pass when the write made with both followers down was refused."""
     if alone.error is None:
         raise AssertionError(f"with both followers down your write was acknowledged (offset "
                              f"{alone.offset}) by the leader alone: one disk from being lost")
-    print(f"Correct: {trial.acknowledged} records acknowledged, all {trial.kept} still there "
-          f"after the leader died; with the leader alone, writes were refused ({alone.error}).")
 
 
 @checker
@@ -98,7 +116,12 @@ def check_writes_with_two_down(lab: Lab, acks: str) -> None:
     """Pass when a write with `acks` is accepted while two of three replicas are down."""
     from ...workloads.acks import writes_with_brokers_down
     topic = lab.new_topic("ex-two-down", replication_factor=3, min_insync_replicas=2)
-    outcome = writes_with_brokers_down(lab, topic, {"yours": {"acks": acks}}).outcome["yours"][2]
+    judge_accepted_alone(writes_with_brokers_down(lab, topic, {"yours": {"acks": acks}})
+                         .outcome["yours"][2], acks)
+
+
+def judge_accepted_alone(outcome, acks: str) -> None:
+    """Pass when the write made with two followers down was accepted."""
     if outcome.error is not None:
         raise AssertionError(f"with two followers down your write failed with {outcome.error}")
     print(f"Correct: acks={acks} was accepted with only the leader alive — and that record "
@@ -113,7 +136,11 @@ def check_readable_prediction(lab: Lab, readable: bool) -> None:
     if not isinstance(readable, bool):
         raise AssertionError(f"answer True or False, got {readable!r}")
     topic = lab.new_topic("ex-readable", replication_factor=3, min_insync_replicas=2)
-    run = writes_with_brokers_down(lab, topic, {"acks=1": {"acks": "1"}})
+    judge_readable(writes_with_brokers_down(lab, topic, {"acks=1": {"acks": "1"}}), readable)
+
+
+def judge_readable(run, readable: bool) -> None:
+    """Pass when `readable` says whether the high watermark passed the acks=1 record."""
     offset = run.outcome["acks=1"][2].offset
     measured = run.hw_two_down > offset
     if readable != measured:
