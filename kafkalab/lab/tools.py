@@ -20,6 +20,7 @@ TOOLS = {
     "kafka-configs": "org.apache.kafka.tools.ConfigCommand",
 }
 NO_BOOTSTRAP = {"kafka-dump-log"}  # reads files, talks to no broker
+BOOTSTRAP_FIRST = {"kafka-transactions"}  # its sub-commands come after the connection options
 # A small, quick JVM: C1 only, one GC thread; class-data sharing (an archive per tool, written
 # by its first run) halves the start; the archive's warnings stay out of the tool's output.
 JVM = ("-Xmx256m", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-XX:CICompilerCount=1",
@@ -54,9 +55,10 @@ def command(name: str, args: list[str], bootstrap: str = S.BOOTSTRAP) -> list[st
     given = any(a.startswith("--bootstrap-server") or a.startswith("--bootstrap-controller")
                 for a in args)
     extra = [] if given or name in NO_BOOTSTRAP else ["--bootstrap-server", bootstrap]
+    ordered = [*extra, *args] if name in BOOTSTRAP_FIRST else [*args, *extra]
     return [java, *JVM, cds, f"-Dlog4j2.configurationFile={S.KAFKA_DIR / 'log4j2.xml'}",
             f"-Dkafka.logs.dir={S.RUN_DIR / 'tools'}", "-cp", f"{S.LIBS_DIR}/*", TOOLS[name],
-            *args, *extra]
+            *ordered]
 
 
 def run(name: str, *args: str, bootstrap: str = S.BOOTSTRAP, check: bool = True,

@@ -65,6 +65,8 @@ BROKER_SETTINGS: dict[str, str] = {
     "log.retention.check.interval.ms": "5000",  # default 300000
     # An idle log cleaner looks for work every second instead of every 15 s.
     "log.cleaner.backoff.ms": "1000",  # default 15000
+    # A transaction past its transaction.timeout.ms is aborted within 1 s instead of 10 s.
+    "transaction.abort.timed.out.transaction.cleanup.interval.ms": "1000",  # default 10000
     # Internal topics are replicated like production ones: survive a broker failure.
     "offsets.topic.replication.factor": "3",  # default 3 (the single-broker quickstart uses 1)
     "transaction.state.log.replication.factor": "3",  # default 3
@@ -94,6 +96,7 @@ KAFKA_DEFAULTS: dict[str, str] = {
     "group.consumer.min.heartbeat.interval.ms": "5000",
     "group.initial.rebalance.delay.ms": "3000", "log.initial.task.delay.ms": "30000",
     "log.retention.check.interval.ms": "300000", "log.cleaner.backoff.ms": "15000",
+    "transaction.abort.timed.out.transaction.cleanup.interval.ms": "10000",
     "offsets.topic.replication.factor": "3", "transaction.state.log.replication.factor": "3",
     "transaction.state.log.min.isr": "2",
     "share.coordinator.state.topic.replication.factor": "3",

@@ -38,6 +38,15 @@ CONSUMER_KEYS = {
 }
 
 
+# The exactly-once chapter's settings: (client, Java name) -> librdkafka's name.
+TRANSACTION_KEYS = {
+    ("producer", "enable.idempotence"): "enable.idempotence",
+    ("producer", "transaction.timeout.ms"): "transaction.timeout.ms",
+    ("producer", "max.in.flight.requests.per.connection"): "max.in.flight.requests.per.connection",
+    ("consumer", "isolation.level"): "isolation.level",
+}
+
+
 def librdkafka_defaults() -> dict[str, str]:
     """Every global and topic default of the librdkafka that confluent-kafka loaded (rd_kafka_conf_dump)."""
     import confluent_kafka
@@ -91,3 +100,10 @@ def consumer_table() -> list[tuple[str, str, str, str]]:
     """Rows (Java name, Java default, librdkafka name, librdkafka default) for CONSUMER_KEYS."""
     java, rdk = java_defaults("consumer"), librdkafka_defaults()
     return [(j, java.get(j, "?"), r, rdk.get(r, "?")) for j, r in CONSUMER_KEYS.items()]
+
+
+def transaction_table() -> list[tuple[str, str, str, str]]:
+    """Rows (Java name, Java default, librdkafka name, librdkafka default) for TRANSACTION_KEYS."""
+    java = {c: java_defaults(c) for c in ("producer", "consumer")}
+    rdk = librdkafka_defaults()
+    return [(j, java[c].get(j, "?"), r, rdk.get(r, "?")) for (c, j), r in TRANSACTION_KEYS.items()]

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from .. import oracles
 from ..lab import topology
 from ..waiting import sleep_until
-from .clients import pace, producer, read_partition, write_one
+from .clients import pace, produce_requests, producer, read_partition, write_one
 
 if TYPE_CHECKING:
     from ..lab.cluster import Lab
@@ -142,6 +142,8 @@ class RetryRun:
     records: list[Record]  # per record: send time, outcome and its time
     stall: tuple[float, float]  # when the pause began and ended (s since the run began)
     stored: list[int] = field(default_factory=list)  # record numbers in partition order
+    topic: str = ""
+    produce_requests: int = 0  # produce requests the client sent, retries included
 
     @property
     def sent(self) -> int:
@@ -192,7 +194,8 @@ def stalled(lab: Lab, config: dict, stall: str = "follower", records: int = 400,
                          f"the {topology.session_timeout_s():g} s session timeout")
     topic = lab.new_topic("retry", replication_factor=3, min_insync_replicas=2)
     victim = lab.leader(topic) if stall == "leader" else lab.follower(topic)
-    p = producer(lab, config)
+    reports: list[dict] = []
+    p = producer(lab, config, stats=reports)
     p.produce(topic, b"warm-up")  # connect before the stall
     p.flush(10)
     done: list[Record] = []
@@ -205,8 +208,10 @@ def stalled(lab: Lab, config: dict, stall: str = "follower", records: int = 400,
             pace(p, t0 + paused_at + (i + 1) * stall_s / records)
     resumed_at = time.monotonic() - t0
     p.flush(60)
+    pace(p, time.monotonic() + 0.5)  # one more statistics report, after the last answer
     stored = [int(v) for v in read_partition(lab, topic, keep_copies=True) if v != b"warm-up"]
-    return RetryRun(dict(config), done, (paused_at, resumed_at), stored)
+    requests = max((produce_requests(r) for r in reports), default=0)
+    return RetryRun(dict(config), done, (paused_at, resumed_at), stored, topic, requests)
 
 
 class _RequestLog(logging.Handler):

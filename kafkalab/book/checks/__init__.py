@@ -10,5 +10,6 @@ from .logs import *  # noqa: F403
 from .producing import *  # noqa: F403
 from .replicas import *  # noqa: F403
 from .storage import *  # noqa: F403
+from .transactions import *  # noqa: F403
 
 __all__ = ["solutions"] + [n for n in dir() if n.startswith(("check_", "judge_"))]

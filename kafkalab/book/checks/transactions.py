@@ -1,0 +1,78 @@
+"""Exercise checkers for chapter 13: exactly-once processing, markers, the last stable offset."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .common import _settings, _whole, checker
+
+if TYPE_CHECKING:
+    from ...lab.cluster import Lab
+    from ...workloads.eos import CrashRun
+    from ...workloads.transactions import Marked
+
+ISOLATION = ("read_committed", "read_uncommitted")
+
+
+@checker
+def check_exactly_once(lab: Lab, mode: str, isolation: str, crashes: int = 2) -> None:
+    """Kill the processor `crashes` times; pass when a reader with `isolation` finds every input
+    exactly once in the output."""
+    from ...workloads import eos
+    if mode not in eos.MODES:
+        raise AssertionError(f"mode must be one of {eos.MODES}, got {mode!r}")
+    if isolation not in ISOLATION:
+        raise AssertionError(f"isolation must be one of {ISOLATION}, got {isolation!r}")
+    judge_exactly_once(eos.crash_loop(lab, mode, crashes=crashes, records=300), isolation)
+
+
+def judge_exactly_once(run: CrashRun, isolation: str) -> None:
+    """Pass when the run's output, read with `isolation`, holds every input exactly once."""
+    out = run.committed if isolation == "read_committed" else run.uncommitted
+    if out is None:
+        raise AssertionError("the run read no output")
+    if out.missing:
+        raise AssertionError(f"{out.missing} inputs never reached the output ({isolation})")
+    if out.duplicates:
+        raise AssertionError(f"a {isolation} reader found {out.duplicates} inputs more than once "
+                             f"after {len(run.kills)} crashes of a {run.mode} processor")
+    print(f"Correct: {run.inputs} inputs, each exactly once for a {isolation} reader, after "
+          f"{len(run.kills)} crashes ({run.uncommitted.duplicates if run.uncommitted else 0} "
+          "aborted copies in the log).")
+
+
+def check_abort_marker(run: Marked, partition: int, offset: int) -> None:
+    """Pass when `offset` is the offset of the ABORT marker in the partition of the run's topic."""
+    _whole("offset", offset, low=0)
+    aborts = [o for o, kind in run.markers(partition) if kind == "ABORT"]
+    if offset not in aborts:
+        raise AssertionError(f"offset {offset} of partition {partition} holds no abort marker"
+                             f"{'' if aborts else ' (there is none)'}: markers are control "
+                             "batches (attribute bit 5), one record whose key says ABORT")
+    print(f"Correct: the ABORT marker of partition {partition} is at offset {offset}.")
+
+
+@checker
+def check_release_within(lab: Lab, producer_config: dict, within_s: float = 8.0) -> None:
+    """Freeze a producer mid-transaction; pass when read_committed readers move on within within_s."""
+    from ...workloads.client_defaults import librdkafka_default
+    from ...workloads.transactions import open_transaction
+    _settings("producer_config", producer_config)
+    timeout_ms = int(producer_config.get("transaction.timeout.ms",
+                                         librdkafka_default("transaction.timeout.ms")))
+    if timeout_ms / 1000 > within_s:
+        raise AssertionError(f"with transaction.timeout.ms={timeout_ms} the coordinator waits "
+                             f"{timeout_ms / 1000:g} s before aborting: longer than {within_s:g} s")
+    run = open_transaction(lab, timeout_ms=timeout_ms, commit_after_s=None,
+                           watch_s=within_s + 1)
+    judge_release(run, within_s)
+
+
+def judge_release(run, within_s: float) -> None:
+    """Pass when the run's last stable offset moved past the open transaction within within_s."""
+    if run.released_at is None or run.released_at - run.begun_at > within_s:
+        held = "never moved" if run.released_at is None else \
+            f"moved after {run.released_at - run.begun_at:.1f} s"
+        raise AssertionError(f"the last stable offset {held}: read_committed readers were held "
+                             f"longer than {within_s:g} s")
+    print(f"Correct: the coordinator aborted the silent transaction; readers moved on after "
+          f"{run.released_at - run.begun_at:.1f} s.")

@@ -1,0 +1,232 @@
+"""Exactly-once processing under crashes: processor processes killed mid-transaction, zombies
+fenced, and an oracle that counts every input in the output and in the side-effect file."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ..errors import LabError
+from ..lab import children
+from ..lab import topology as S
+from ..waiting import wait_for
+from .clients import consumer, fill
+
+if TYPE_CHECKING:
+    from ..lab.cluster import Lab
+
+MODES = ("transactional", "at-least-once")
+
+
+class Processors:
+    """Context manager: processor processes sharing one input, output, group and transactional.id."""
+
+    def __init__(self, lab: Lab, input_topic: str, output_topic: str, mode: str = "transactional",
+                 partitions: int = 3, batch: int = 50, delay_ms: float = 4,
+                 producer_config: dict | None = None) -> None:
+        """Prepare the processors' shared spec; each starts with start()."""
+        lab.require_own("processor processes")
+        if mode not in MODES + ("open",):
+            raise ValueError(f"mode = {mode!r}: use one of {MODES}")
+        self.name = f"proc-{uuid.uuid4().hex[:10]}"
+        self.dir = S.RUN_DIR / "processors" / self.name
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.file = self.dir / "side-effect.txt"
+        self.spec = {"bootstrap": lab.bootstrap, "input": input_topic, "output": output_topic,
+                     "mode": mode, "partitions": partitions, "batch": batch, "delay_ms": delay_ms,
+                     "group": self.name, "transactional_id": self.name, "file": str(self.file),
+                     "producer": producer_config or {}}
+        self.procs: list[subprocess.Popen] = []
+        self.t0 = time.time()
+
+    def __enter__(self) -> Processors:
+        """The processors."""
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        """SIGKILL every processor still running (paused ones too)."""
+        for i, p in enumerate(self.procs):
+            if p.poll() is None:
+                os.kill(p.pid, signal.SIGCONT)
+                os.kill(p.pid, signal.SIGKILL)
+            p.wait(10)
+            children.forget(f"{self.name}-{i}")
+
+    def start(self, timeout: float = 30) -> int:
+        """Start one more processor with the shared spec; return its index once it has started."""
+        i = len(self.procs)
+        path = self.dir / f"p{i}.json"
+        path.write_text(json.dumps({**self.spec, "events": str(self.dir / f"p{i}.jsonl")}))
+        with open(self.dir / f"p{i}.log", "ab") as log:
+            proc = subprocess.Popen([sys.executable, "-m", "kafkalab.workloads.processor", str(path)],
+                                    stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                    start_new_session=True)
+        self.procs.append(proc)
+        children.register(proc.pid, f"{self.name}-{i}")
+        wait_for(lambda: self.events(i, "start") or proc.poll() is not None, timeout,
+                 f"processor {i} to start (init_transactions)")
+        if proc.poll() is not None:
+            raise LabError(f"processor {i} exited: {(self.dir / f'p{i}.log').read_text()[-500:]}")
+        return i
+
+    def events(self, i: int, ev: str | None = None) -> list[dict]:
+        """Processor i's events so far (of one kind, if given)."""
+        path = self.dir / f"p{i}.jsonl"
+        if not path.exists():
+            return []
+        lines = path.read_text().splitlines()
+        return [d for d in (json.loads(x) for x in lines if x.endswith("}"))
+                if ev is None or d["ev"] == ev]
+
+    def signal(self, i: int, sig: signal.Signals) -> None:
+        """Send processor i a signal (SIGKILL waits for it to end)."""
+        os.kill(self.procs[i].pid, sig)
+        if sig == signal.SIGKILL:
+            self.procs[i].wait(10)
+            children.forget(f"{self.name}-{i}")
+
+    def stop(self, i: int) -> None:
+        """SIGTERM processor i and wait for it to finish its batch."""
+        self.signal(i, signal.SIGTERM)
+        self.procs[i].wait(30)
+        children.forget(f"{self.name}-{i}")
+
+    def side_effects(self) -> Counter:
+        """How many times each input value was appended to the local file."""
+        return Counter(self.file.read_text().split()) if self.file.exists() else Counter()
+
+
+@dataclass
+class Output:
+    """What a reader of the output topic found, against the inputs."""
+
+    isolation: str
+    records: int  # records read, copies included
+    missing: int  # inputs with no copy
+    duplicates: int  # copies beyond the first
+
+
+def read_output(lab: Lab, topic: str, inputs: set[str], isolation: str,
+                partitions: int = 3, timeout: float = 60) -> Output:
+    """Read the output topic to its end with `isolation` and count each input's copies."""
+    from confluent_kafka import OFFSET_BEGINNING, KafkaError, TopicPartition
+    c = consumer(lab, {"isolation.level": isolation, "enable.partition.eof": True})
+    c.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(partitions)])
+    seen: Counter = Counter()
+    at_end: set[int] = set()
+
+    def drained() -> bool:
+        for m in c.consume(500, 0.2):
+            if m.error() is None:
+                seen[m.value().decode().removeprefix("out:")] += 1
+            elif m.error().code() == KafkaError._PARTITION_EOF:  # the end, for this isolation
+                at_end.add(m.partition())
+        return len(at_end) == partitions
+    try:
+        wait_for(drained, timeout, f"reading {topic} to its end ({isolation})", interval=0)
+    finally:
+        c.close()
+    return Output(isolation, sum(seen.values()), len(inputs - set(seen)),
+                  sum(n - 1 for v, n in seen.items() if v in inputs))
+
+
+@dataclass
+class CrashRun:
+    """A processor killed mid-transaction `crashes` times, restarted each time, then finished."""
+
+    mode: str
+    inputs: int
+    kills: list[float] = field(default_factory=list)  # seconds since start
+    committed_batches: int = 0
+    committed: Output | None = None
+    uncommitted: Output | None = None
+    file_duplicates: int = 0  # values appended to the file more than once
+    file_missing: int = 0
+    seconds: float = 0.0
+    lines: list[str] = field(default_factory=list)  # kafka-transactions' view
+
+
+def crash_loop(lab: Lab, mode: str = "transactional", crashes: int = 3, records: int = 400,
+               partitions: int = 3, batch: int = 50, delay_ms: float = 8) -> CrashRun:
+    """Process `records` inputs, SIGKILLing the processor mid-transaction `crashes` times."""
+    if mode not in MODES:
+        raise ValueError(f"mode = {mode!r}: use one of {MODES}")
+    src = lab.new_topic("eos-in", partitions=partitions)
+    dst = lab.new_topic("eos-out", partitions=partitions)
+    fill(lab, src, records, size=8)
+    inputs = {f"{i:08d}" for i in range(records)}
+    run = CrashRun(mode, records)
+    t0 = time.monotonic()
+    with Processors(lab, src, dst, mode, partitions, batch, delay_ms) as ps:
+        for k in range(crashes):
+            i = ps.start()
+            # after at least one committed batch, kill it halfway through the next one
+            wait_for(lambda: ps.events(i, "committed"), 60, f"processor {i} to commit a batch")
+            done = len(ps.events(i, "committed"))
+            wait_for(lambda: len(ps.events(i, "midway")) > done, 60,
+                     f"processor {i} to be halfway through a batch", interval=0.01)
+            ps.signal(i, signal.SIGKILL)
+            run.kills.append(time.monotonic() - t0)
+            if len(ps.events(i, "committed")) > done:
+                raise LabError(f"processor {i} committed before the kill landed")
+        last = ps.start()
+        wait_for(lambda: read_output(lab, dst, inputs, "read_committed", partitions).missing == 0,
+                 120, f"the last processor to process all {records} inputs", interval=0.5)
+        ps.stop(last)
+        run.seconds = time.monotonic() - t0
+        run.committed_batches = sum(len(ps.events(i, "committed")) for i in range(len(ps.procs)))
+        effects = ps.side_effects()
+        if mode == "transactional":
+            run.lines = lab.tool("kafka-transactions", "describe", "--transactional-id",
+                                 ps.name).splitlines()
+    run.committed = read_output(lab, dst, inputs, "read_committed", partitions)
+    run.uncommitted = read_output(lab, dst, inputs, "read_uncommitted", partitions)
+    run.file_duplicates = sum(n - 1 for n in effects.values())
+    run.file_missing = len(inputs - set(effects))
+    return run
+
+
+@dataclass
+class Zombie:
+    """A processor paused mid-transaction, replaced by a new one, then resumed."""
+
+    error: str  # what the resumed zombie was told
+    fatal: bool
+    text: str
+    zombie_commits_after: int  # batches the zombie committed once resumed
+    committed: Output | None = None
+
+
+def zombie(lab: Lab, records: int = 400, partitions: int = 3) -> Zombie:
+    """Pause processor A mid-transaction, start B with the same transactional.id, resume A."""
+    src = lab.new_topic("zombie-in", partitions=partitions)
+    dst = lab.new_topic("zombie-out", partitions=partitions)
+    fill(lab, src, records, size=8)
+    inputs = {f"{i:08d}" for i in range(records)}
+    with Processors(lab, src, dst, "transactional", partitions, batch=50, delay_ms=10) as ps:
+        a = ps.start()
+        wait_for(lambda: ps.events(a, "committed") and ps.events(a, "midway")[-1]["t"]
+                 > ps.events(a, "committed")[-1]["t"], 60, "processor A to be mid-transaction")
+        ps.signal(a, signal.SIGSTOP)
+        before = len(ps.events(a, "committed"))
+        b = ps.start()  # init_transactions: A's epoch is fenced, its open transaction aborted
+        wait_for(lambda: ps.events(b, "committed"), 60, "processor B to commit a batch")
+        ps.signal(a, signal.SIGCONT)
+        wait_for(lambda: ps.events(a, "error") or ps.procs[a].poll() is not None, 60,
+                 "the resumed processor A to fail")
+        err = ps.events(a, "error")
+        wait_for(lambda: read_output(lab, dst, inputs, "read_committed", partitions).missing == 0,
+                 120, f"processor B to process all {records} inputs", interval=0.5)
+        ps.stop(b)
+        seen = err[0] if err else {"error": "exited", "fatal": False, "text": ""}
+        out = Zombie(seen["error"], seen["fatal"], seen["text"],
+                     len(ps.events(a, "committed")) - before)
+    out.committed = read_output(lab, dst, inputs, "read_committed", partitions)
+    return out
