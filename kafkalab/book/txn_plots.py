@@ -30,7 +30,7 @@ def transaction_log(run: Marked, partition: int, read: dict[str, list[tuple[int,
     rows = ["log", *read]
     for offset, kind in kinds.items():
         ax.barh(0, 0.9, left=offset, color=KIND_COLOURS[kind], lw=0)
-    for y, (label, got) in enumerate(read.items(), start=1):
+    for y, got in enumerate(read.values(), start=1):
         for offset, _ in got:
             ax.barh(y, 0.9, left=offset, color=KIND_COLOURS[kinds[offset]], lw=0, alpha=0.6)
     for kind, colour in KIND_COLOURS.items():

@@ -165,7 +165,7 @@ def crash_loop(lab: Lab, mode: str = "transactional", crashes: int = 3, records:
     run = CrashRun(mode, records)
     t0 = time.monotonic()
     with Processors(lab, src, dst, mode, partitions, batch, delay_ms) as ps:
-        for k in range(crashes):
+        for _ in range(crashes):
             i = ps.start()
             # after at least one committed batch, kill it halfway through the next one
             wait_for(lambda: ps.events(i, "committed"), 60, f"processor {i} to commit a batch")

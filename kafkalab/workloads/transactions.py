@@ -121,6 +121,7 @@ def open_transaction(lab: Lab, timeout_ms: int = 60000, commit_after_s: float | 
     commit_after_s, or (None) its producer goes silent and the coordinator aborts it after
     timeout_ms; sample the high watermark, the last stable offset and two consumers."""
     from confluent_kafka import OFFSET_BEGINNING, TopicPartition
+
     from .eos import Processors
     topic = lab.new_topic("open-txn")
     readers = {lvl: consumer(lab, {"isolation.level": lvl}) for lvl in

@@ -133,7 +133,8 @@ def test_ledger_lists_every_verdict_as_held():
     for claim in ("A1", "A2", "A3", "A4", "A5", "A6", "A7", "B1", "B2", "B3", "B4", "B5", "B6",
                   "C1", "C2", "C3", "C4", "C5", "D1", "D2", "D3", "D4", "D5",
                   "E1", "E2", "E3", "E4", "E5", "F1", "F2", "F3", "F4", "F5", "F6", "F7",
-                  "G1", "G2", "G3", "G4", "G5", "G6", "G7", "G8"):
+                  "G1", "G2", "G3", "G4", "G5", "G6", "G7", "G8",
+                  "I1", "I2", "I3", "I4", "I5", "I6"):
         assert f">{claim}<" in text, f"claim {claim} missing from the ledger"
     assert "FAILED" not in text and "not run" not in text
 
