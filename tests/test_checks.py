@@ -15,6 +15,7 @@ from kafkalab.probes import pagecache
 from kafkalab.workloads import clients, storage
 from kafkalab.workloads.acks import FloorRun, LossTrial
 from kafkalab.workloads.clients import Write
+from kafkalab.workloads.delivery import Refused, RetryRun
 
 
 def wrong(check, *args, match: str = "") -> str:
@@ -55,16 +56,26 @@ def test_retries_checkers(healthy):
     lab = healthy
     wrong(checks.check_outage_settings, lab, {"message.timeout.ms": 0}, 3.0, 25.0,
           match="reads 0 as never")
-    wrong(checks.check_no_duplicates, lab, {"enable.idempotence": False}, match="duplicates")
-    wrong(checks.check_refused_prediction, lab, 6.0, "_MSG_TIMED_OUT",
-          match="NOT_ENOUGH_REPLICAS")
+    wrong(checks.check_refused_prediction, lab, "6", "_MSG_TIMED_OUT", match="number of seconds")
+    # Judged against recorded runs (measured in exercises/02 and chapter 02).
+    wrong(checks.judge_no_duplicates, RetryRun({"enable.idempotence": False}, [], (0.5, 2.0),
+                                               [0, 1, 1, 2]), match="1 duplicates")
+    refused = Refused({"retries": 3}, [0.0, 0.1, 0.3, 0.7], "NOT_ENOUGH_REPLICAS", 0.71)
+    wrong(checks.judge_refused, refused, 6.0, "_MSG_TIMED_OUT", match="NOT_ENOUGH_REPLICAS")
+    wrong(checks.judge_refused, refused, 6.0, "NOT_ENOUGH_REPLICAS", match="after 0.71 s")
+    checks.judge_refused(refused, 0.8, "NOT_ENOUGH_REPLICAS")
 
 
 def test_batching_checkers(lab):
-    wrong(checks.check_batching, lab, {"linger.ms": 0}, match="requests per record")
-    wrong(checks.check_batch_prediction, lab, 1, match="records on average")
-    wrong(checks.check_batching_culprit, lab, {"linger.ms": 100, "batch.num.messages": 1},
-          "linger.ms", match="not what stops the batching")
+    wrong(checks.check_batch_prediction, lab, -1, match="positive number")
+    wrong(checks.check_batching_culprit, lab, {"linger.ms": 100}, "acks", match="not one of")
+    # Judged against recorded runs (measured in exercises/03 and chapter 03).
+    wrong(checks.judge_batching, 1.0, 1.0, 3.0, {}, match="1.000 requests per record")
+    wrong(checks.judge_batching, 0.01, 100.0, 400.0, {}, match="p99 latency 400 ms")
+    checks.judge_batching(0.01, 100.0, 40.0, {})
+    wrong(checks.judge_batch_prediction, 5.2, 1, match="5.2 records on average, not 1")
+    wrong(checks.judge_culprit, {"as given": 1.0, "without linger.ms": 1.0}, "linger.ms",
+          match="not what stops the batching")
 
 
 def test_storage_checkers(healthy):
@@ -110,7 +121,9 @@ def test_retention_checkers(lab):
 def test_replica_checkers(healthy):
     lab = healthy
     wrong(checks.check_lag_window, lab, 0, 30, match="too wide")
-    wrong(checks.check_elr_prediction, lab, ["leader"], [], match="Elr")
+    wrong(checks.check_elr_prediction, lab, ["boss"], [], match="list of roles")
+    wrong(checks.judge_elr, {"leader"}, {"first follower", "second follower"}, {"leader"}, set(),
+          match="Elr")
     # the handover itself runs in chapter 06 and exercises/06; here a recorded kill is judged
     from kafkalab.workloads.replication import Handover
     killed = Handover("killed", 1, [], fault_at=2.0, new_leader_at=5.1)
@@ -131,17 +144,28 @@ def test_recovery_checkers():
 
 def test_group_checkers(lab):
     wrong(checks.check_replaced_within, lab, {}, match="waits 45 s")
-    wrong(checks.check_few_duplicates, lab, "auto", {}, match="processed twice")
-    wrong(checks.check_revoked_prediction, lab, 1, match="gave up 3 partitions")
+    wrong(checks.check_few_duplicates, lab, "later", {}, match="'auto' or 'after'")
+    # Judged against recorded runs (measured in exercises/08 and chapter 08).
+    from kafkalab.workloads.rebalance import Twice
+    wrong(checks.judge_few_duplicates, Twice("auto", 2000, 2210, 0, 210, 2), match="210 records")
+    wrong(checks.judge_few_duplicates, Twice("after", 2000, 1990, 10, 0, 2), match="10 records")
+    checks.judge_few_duplicates(Twice("after", 2000, 2002, 0, 2, 2))
+    wrong(checks.judge_revoked, 3, 1, match="gave up 3 partitions")
 
 
 def test_assignment_checkers(lab):
-    wrong(checks.check_range_prediction, lab, 4, match="held 5 partitions, not 4")
+    wrong(checks.check_range_prediction, lab, -1, match="whole number")
+    wrong(checks.judge_range_prediction, 5, 4, match="held 5 partitions, not 4")
     wrong(checks.check_broker_range, lab, {"partition.assignment.strategy": "range"},
           match="classic protocol")
     wrong(checks.check_minimal_assignor, lab, "sticky", match="assignor 'sticky'")
-    wrong(checks.check_quiet_rolling_restart, lab, lambda i: {}, match="assignment changes")
-    wrong(checks.check_eager_first_assignment, lab, 0, match="held 3 partitions, not 0")
+    wrong(checks.check_quiet_rolling_restart, lab, {}, match="must be a function")
+    # Judged against recorded runs (measured in exercises/09-10 and chapter 10).
+    from kafkalab.workloads.cooperative import Restart, ScaleOut
+    wrong(checks.judge_restart, Restart(False, 4, True, 1.2), match="4 assignment changes")
+    checks.judge_restart(Restart(True, 0, True, 1.1))
+    eager = ScaleOut("range", 3, 1.0, 1.1, {}, set(), [3], [0.05])
+    wrong(checks.judge_eager_first, eager, 0, match="held 3 partitions, not 0")
     wrong(checks.check_cooperative_predictions, lab, -1, 0, match="whole number")
 
 

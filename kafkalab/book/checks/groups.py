@@ -53,7 +53,11 @@ def check_revoked_prediction(lab: Lab, revoked: int) -> None:
         g.add()
         g.wait_owned(parts, [0, 1, 2])
         gave_up = [e for e in g.events() if e.member == 0 and e.ev == "revoked" and e.t >= at]
-    got = len(gave_up[0].tps) if gave_up else 0
+    judge_revoked(len(gave_up[0].tps) if gave_up else 0, revoked)
+
+
+def judge_revoked(got: int, revoked: int) -> None:
+    """Pass when `revoked` is the number of partitions member 0 gave up (`got`)."""
     if revoked != got:
         raise AssertionError(f"member 0 gave up {got} partitions when member 2 joined, not {revoked}")
     print(f"Correct: {got} partitions revoked from member 0 (eager rebalancing gives up everything).")
@@ -68,7 +72,11 @@ def check_few_duplicates(lab: Lab, commit: str, consumer_config: dict, limit: in
         raise AssertionError(f"commit must be 'auto' or 'after', got {commit!r}")
     config = {"session.timeout.ms": 6000, "heartbeat.interval.ms": 1000,
               "max.poll.interval.ms": 6000, **consumer_config}
-    run = rebalance.processed_twice(lab, config, commit)
+    judge_few_duplicates(rebalance.processed_twice(lab, config, commit), limit)
+
+
+def judge_few_duplicates(run, limit: int = 6) -> None:
+    """Pass when the run missed nothing and processed at most `limit` records twice."""
     if run.missing:
         raise AssertionError(f"{run.missing} records were never processed")
     if run.duplicates > limit:
@@ -84,10 +92,15 @@ def check_range_prediction(lab: Lab, busiest: int) -> None:
     topics = {lab.new_topic("ex-range-a", partitions=3): 3,
               lab.new_topic("ex-range-b", partitions=5): 5}
     seq = assignment.run_sequence(lab, "range", topics, script=("join", "join"))
-    got = max(seq.steps[-1].per_member().values())
+    judge_range_prediction(max(seq.steps[-1].per_member().values()), busiest)
+    print(f"{seq.steps[-1].per_member()} partitions per member.")
+
+
+def judge_range_prediction(got: int, busiest: int) -> None:
+    """Pass when `busiest` is what the busier member held (`got`)."""
     if busiest != got:
         raise AssertionError(f"the busier member held {got} partitions, not {busiest}")
-    print(f"Correct: {seq.steps[-1].per_member()} partitions per member.")
+    print("Correct:", end=" ")
 
 
 @checker
@@ -144,7 +157,11 @@ def check_quiet_rolling_restart(lab: Lab, config_for_member) -> None:
     from ...workloads import cooperative
     if not callable(config_for_member):
         raise AssertionError("config_for_member must be a function of the member's index")
-    run = cooperative.restart_member(lab, config=config_for_member)
+    judge_restart(cooperative.restart_member(lab, config=config_for_member))
+
+
+def judge_restart(run) -> None:
+    """Pass when a restarted member got its partitions back and no other member was touched."""
     if run.others_changes or not run.same_partitions:
         raise AssertionError(f"the other members got {run.others_changes} assignment changes, "
                              f"and the member {'got' if run.same_partitions else 'did not get'} "
@@ -172,7 +189,11 @@ def check_eager_first_assignment(lab: Lab, first: int) -> None:
     """Pass when `first` is the newcomer's first assignment in an eager 3 -> 4 scale-out."""
     from ...workloads import cooperative
     _whole("first", first, low=0)
-    run = cooperative.scale_out(lab, "range")
+    judge_eager_first(cooperative.scale_out(lab, "range"), first)
+
+
+def judge_eager_first(run, first: int) -> None:
+    """Pass when `first` is the size of the newcomer's first assignment in the run."""
     if first != run.newcomer[0]:
         raise AssertionError(f"the newcomer's first assignment held {run.newcomer[0]} "
                              f"partitions, not {first}")

@@ -187,13 +187,17 @@ def check_no_duplicates(lab: Lab, producer_config: dict) -> None:
     from ...workloads.delivery import stalled
     _settings("producer_config", producer_config)
     config = {"acks": "all", "request.timeout.ms": 500, **producer_config}
-    run = stalled(lab, config, stall="follower")
+    judge_no_duplicates(stalled(lab, config, stall="follower"))
+
+
+def judge_no_duplicates(run) -> None:
+    """Pass when every record of a stalled run was acknowledged and stored exactly once."""
     if run.acknowledged < run.sent:
         raise AssertionError(f"{run.sent - run.acknowledged} records were reported as failed "
                              f"({run.errors}): the application would treat them as lost")
     if run.duplicates or run.missing:
         raise AssertionError(f"{run.duplicates} duplicates and {run.missing} missing records "
-                             f"with {config}")
+                             f"with {run.config}")
     print(f"Correct: {run.sent} records, each stored exactly once despite the retries.")
 
 
@@ -204,7 +208,12 @@ def check_refused_prediction(lab: Lab, seconds: float, error: str) -> None:
     from ...workloads.delivery import retries_while_refused
     if not isinstance(seconds, (int, float)) or not isinstance(error, str):
         raise AssertionError("answer a number of seconds and an error name (a string)")
-    r = retries_while_refused(lab, {"retries=3": {"retries": 3}})["retries=3"]
+    judge_refused(retries_while_refused(lab, {"retries=3": {"retries": 3}})["retries=3"],
+                  seconds, error)
+
+
+def judge_refused(r, seconds: float, error: str) -> None:
+    """Pass when the refused record failed with `error` within 0.5 s of `seconds`."""
     if error != r.outcome:
         raise AssertionError(f"the record failed with {r.outcome}, not {error}: the last "
                              "answer the broker gave is what the producer reports")
@@ -226,17 +235,23 @@ def check_batching(lab: Lab, producer_config: dict, rate: int = 1000, max_reques
     topic = lab.new_topic("ex-batching", replication_factor=3)
     run = produce(lab, topic, {"acks": "all", **producer_config}, records=2 * rate,
                   size=200, rate=rate)
-    per_record = run.produce_requests / run.sent
-    if run.errors:
-        raise AssertionError(f"records failed: {run.errors}")
+    judge_batching(run.produce_requests / run.sent, run.batch("batchcnt"), run.percentile(99),
+                   run.errors, max_requests_per_record, max_p99_ms)
+
+
+def judge_batching(per_record: float, batch: float, p99_ms: float, errors: dict,
+                   max_requests_per_record: float = 0.05, max_p99_ms: float = 150.0) -> None:
+    """Pass when a run sent few requests per record, kept p99 low and lost nothing."""
+    if errors:
+        raise AssertionError(f"records failed: {errors}")
     if per_record > max_requests_per_record:
         raise AssertionError(f"{per_record:.3f} requests per record (batches of "
-                             f"{run.batch('batchcnt'):.1f}): more than "
+                             f"{batch:.1f}): more than "
                              f"{max_requests_per_record} — let batches fill longer")
-    if run.percentile(99) > max_p99_ms:
-        raise AssertionError(f"p99 latency {run.percentile(99):.0f} ms is over {max_p99_ms:.0f} ms"
+    if p99_ms > max_p99_ms:
+        raise AssertionError(f"p99 latency {p99_ms:.0f} ms is over {max_p99_ms:.0f} ms"
                              " — the batches wait too long")
-    print(f"Correct: {per_record:.3f} requests per record, p99 {run.percentile(99):.0f} ms.")
+    print(f"Correct: {per_record:.3f} requests per record, p99 {p99_ms:.0f} ms.")
 
 
 @checker
@@ -248,10 +263,15 @@ def check_batch_prediction(lab: Lab, predicted: float, linger_ms: int = 50, rate
     topic = lab.new_topic("ex-batch-size", replication_factor=3)
     run = produce(lab, topic, {"acks": "all", "linger.ms": linger_ms}, records=3 * rate,
                   rate=rate)
-    measured = run.batch("batchcnt")
+    judge_batch_prediction(run.batch("batchcnt"), predicted)
+    print(f"at {rate}/s with linger {linger_ms} ms.")
+
+
+def judge_batch_prediction(measured: float, predicted: float) -> None:
+    """Pass when `predicted` records per batch is within 40% of the measured average."""
     if abs(predicted - measured) > 0.4 * measured:
         raise AssertionError(f"batches held {measured:.1f} records on average, not {predicted:g}")
-    print(f"Correct: {measured:.1f} records per batch at {rate}/s with linger {linger_ms} ms.")
+    print(f"Correct: {measured:.1f} records per batch", end=" ")
 
 
 @checker
@@ -267,6 +287,11 @@ def check_batching_culprit(lab: Lab, producer_config: dict, culprit: str, rate: 
     for label, config in (("as given", producer_config), (f"without {culprit}", fixed)):
         run = produce(lab, topic, config, records=2 * rate, rate=rate)
         per[label] = run.produce_requests / run.sent
+    judge_culprit(per, culprit)
+
+
+def judge_culprit(per: dict[str, float], culprit: str) -> None:
+    """Pass when requests per record fell below 0.5 once `culprit` was removed."""
     if per[f"without {culprit}"] > 0.5:
         raise AssertionError(f"without {culprit} the producer still sent "
                              f"{per[f'without {culprit}']:.2f} requests per record: "

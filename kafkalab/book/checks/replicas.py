@@ -60,12 +60,17 @@ def check_elr_prediction(lab: Lab, isr: list, elr: list) -> None:
             lab.start(b, wait=False)
         for b in (first, second):
             lab.start(b)
-    got_isr, got_elr = {role[b] for b in state.isr}, {role[b] for b in state.elr}
+    judge_elr({role[b] for b in state.isr}, {role[b] for b in state.elr}, want_isr, want_elr)
+    print(f"Isr {state.isr}, Elr {state.elr} (leader {leader}, followers stopped "
+          f"{first} then {second}).")
+
+
+def judge_elr(got_isr: set, got_elr: set, want_isr: set, want_elr: set) -> None:
+    """Pass when the roles in the ISR and ELR are the ones answered."""
     if (got_isr, got_elr) != (want_isr, want_elr):
         raise AssertionError(f"kafka-topics --describe showed Isr {sorted(got_isr)} and Elr "
                              f"{sorted(got_elr)}, not {sorted(want_isr)} and {sorted(want_elr)}")
-    print(f"Correct: Isr {state.isr}, Elr {state.elr} (leader {leader}, followers stopped "
-          f"{first} then {second}).")
+    print("Correct:", end=" ")
 
 
 @checker
