@@ -5,13 +5,30 @@ crashed notebook left running, and no such process outlives the lab.
 """
 from __future__ import annotations
 
+import json
 import os
 import signal
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 from . import topology as S
 
 CHILDREN = S.RUN_DIR / "children"
+
+
+def spawn(module: str, spec: dict[str, Any], stem: Path, name: str) -> subprocess.Popen:
+    """Write spec to stem.json, run `python -m module stem.json` in its own session with its
+    output in stem.log, and record it under `name`."""
+    path = stem.with_suffix(".json")
+    path.write_text(json.dumps(spec))
+    with open(stem.with_suffix(".log"), "ab") as log:
+        proc = subprocess.Popen([sys.executable, "-m", module, str(path)],
+                                stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                start_new_session=True)
+    register(proc.pid, name)
+    return proc
 
 
 def register(pid: int, name: str) -> Path:

@@ -6,7 +6,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from collections import Counter
@@ -62,14 +61,10 @@ class Processors:
     def start(self, timeout: float = 30) -> int:
         """Start one more processor with the shared spec; return its index once it has started."""
         i = len(self.procs)
-        path = self.dir / f"p{i}.json"
-        path.write_text(json.dumps({**self.spec, "events": str(self.dir / f"p{i}.jsonl")}))
-        with open(self.dir / f"p{i}.log", "ab") as log:
-            proc = subprocess.Popen([sys.executable, "-m", "kafkalab.workloads.processor", str(path)],
-                                    stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                    start_new_session=True)
+        proc = children.spawn("kafkalab.workloads.processor",
+                              {**self.spec, "events": str(self.dir / f"p{i}.jsonl")},
+                              self.dir / f"p{i}", f"{self.name}-{i}")
         self.procs.append(proc)
-        children.register(proc.pid, f"{self.name}-{i}")
         wait_for(lambda: self.events(i, "start") or proc.poll() is not None, timeout,
                  f"processor {i} to start (init_transactions)")
         if proc.poll() is not None:

@@ -6,7 +6,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from collections import defaultdict
@@ -75,14 +74,9 @@ class Group:
                 "config": {**self.config, **(config or {})}, "commit": self.commit,
                 "delay_ms": self.delay_ms if delay_ms is None else delay_ms,
                 "events": str(self.dir / f"m{i}.jsonl"), "stall": str(self.dir / f"m{i}.stall")}
-        path = self.dir / f"m{i}.json"
-        path.write_text(json.dumps(spec))
-        with open(self.dir / f"m{i}.log", "ab") as log:
-            proc = subprocess.Popen([sys.executable, "-m", "kafkalab.workloads.member", str(path)],
-                                    stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                    start_new_session=True)
+        proc = children.spawn("kafkalab.workloads.member", spec, self.dir / f"m{i}",
+                              f"{self.group_id}-m{i}")
         self.procs.append(proc)
-        children.register(proc.pid, f"{self.group_id}-m{i}")
         wait_for(lambda: any(e.member == i and e.ev == "start" for e in self.events())
                  or proc.poll() is not None, timeout, f"member {i} of {self.group_id} to start")
         if proc.poll() is not None:
