@@ -67,8 +67,9 @@ test: venv jars tools lint
 book: venv jars tools up
 	$(PY) -m kafkalab.book
 
+# JupyterLab refuses to run as root unless told; containers and these lab machines run as root.
 lab: venv jars up
-	$(VENV)/bin/jupyter lab
+	$(VENV)/bin/jupyter lab $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
 clean: down
 	rm -rf _build .lab

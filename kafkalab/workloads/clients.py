@@ -63,6 +63,7 @@ class ProduceRun:
     send_times: list[float] = field(default_factory=list)  # produce() calls, s since the start
     stats: list[dict] = field(default_factory=list)  # librdkafka's statistics reports
     warmup_requests: int = 0  # produce requests sent before the timed records
+    delivered_at: list[float] = field(default_factory=list)  # delivery reports, s since the start
 
     @property
     def rate(self) -> float:
@@ -123,11 +124,13 @@ def produce(lab: Lab, topic: str, config: dict, records: int = 2000, size: int =
     baseline = produce_requests(reports[-1])
     reports.clear()
     latencies: list[float] = []
+    delivered_at: list[float] = []
     errors: Counter = Counter()
 
     def report(err, msg) -> None:
         if err is None:
             latencies.append(msg.latency() * 1000)
+            delivered_at.append(time.monotonic() - start)
         else:
             errors[err.name()] += 1
 
@@ -154,7 +157,7 @@ def produce(lab: Lab, topic: str, config: dict, records: int = 2000, size: int =
     wait_for(lambda: p.poll(0.1) is not None and len(reports) > count, 5,
              "a statistics report after the last delivery", interval=0)
     return ProduceRun(dict(config), records, elapsed, latencies, dict(errors), sends, reports,
-                      baseline)
+                      baseline, delivered_at)
 
 
 def interleaved(runs: dict[str, Callable[[], Any]], repeats: int = 3) -> dict[str, list]:

@@ -69,6 +69,8 @@ def failover(lab: Lab, topic: str, victim: int | str = "leader", partition: int 
              settle: float = 1.0, timeout: float = 60) -> Failover:
     """Kill `victim` (a broker id, 'leader' or 'follower'), restart it, and time what follows."""
     lab.require_own("killing a broker")
+    # the controller's balance check must not move the leadership during the run
+    lab.preferred_leaders((topic,))
     first = lab.partition(topic, partition)
     if victim == "leader":
         victim = first.leader

@@ -140,6 +140,7 @@ def handover(lab: Lab, how: str, config: dict, rate: float = 200.0, before_s: fl
         raise ValueError(f"how = {how!r}: use 'killed' or 'stopped'")
     lab.require_own(f"a leader {how}")
     topic = lab.new_topic("handover", min_insync_replicas=2)
+    lab.preferred_leaders((topic,))  # no balance move by the controller during the run
     leader = lab.leader(topic)
     p = producer(lab, config)
     p.produce(topic, b"warm-up")  # connect and learn the leader before the clock starts
