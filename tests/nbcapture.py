@@ -78,5 +78,11 @@ def write_timings(target: Path, root: Path) -> None:
         rel = path.relative_to(root) if path.is_relative_to(root) else path
         lines.append(f"| {rel} | {total:.1f} | {name} ({slow:.1f} s) |")
     lines.append(f"| all | {sum(r[0] for r in rows):.1f} | |")
+    slow_items = sorted(((s, path, name) for path, items in _seconds.items() for s, name in items
+                         if s >= 5), reverse=True)
+    lines += ["", "Every item of 5 s or more:", "", "| seconds | file | item |", "|---|---|---|"]
+    for s, path, name in slow_items:
+        rel = path.relative_to(root) if path.is_relative_to(root) else path
+        lines.append(f"| {s:.1f} | {rel} | {name} |")
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text("\n".join(lines) + "\n")

@@ -13,7 +13,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from ..errors import LabError, LabTimeout, show_as_note
 from ..waiting import wait_for
-from . import children, network
+from . import children, lazyfs, network
 from . import topology as S
 from .faults import Faults
 from .launcher import Launcher, launcher_for
@@ -304,6 +304,7 @@ def down(launcher: Launcher | None = None, wipe: bool = False) -> None:
     launcher = launcher or launcher_for()
     children.reap()  # group members and processors never outlive the lab
     launcher.down()
+    lazyfs.clear()  # then the filesystems the brokers wrote through, if any were mounted
     if wipe:
         launcher.wipe()
 

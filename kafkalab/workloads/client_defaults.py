@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import ctypes
 import html
+import json
 import re
 import subprocess
 from pathlib import Path
@@ -78,11 +79,19 @@ def java_defaults(client: str = "producer") -> dict[str, str]:
     from ..lab.jvm import java_path
     cls = {"producer": "org.apache.kafka.clients.producer.ProducerConfig",
            "consumer": "org.apache.kafka.clients.consumer.ConsumerConfig"}[client]
+    # One JVM per client and Kafka version: the table is kept beside the lab's other run files.
+    cache = S.RUN_DIR / "cache" / f"java-{client}-defaults-{S.kafka_version()}.json"
+    if cache.exists():
+        return json.loads(cache.read_text())
     res = subprocess.run([java_path(), "-cp", f"{S.LIBS_DIR}/*", cls],
                          capture_output=True, text=True, timeout=120, check=True)
     pattern = rf'id="{client}configs_([^"]+)".*?<th>Default:</th>\s*<td>(.*?)</td>'
-    return {m.group(1): html.unescape(re.sub(r"<[^>]+>", "", m.group(2))).strip()
-            for m in re.finditer(pattern, res.stdout, re.S)}
+    found = {m.group(1): html.unescape(re.sub(r"<[^>]+>", "", m.group(2))).strip()
+             for m in re.finditer(pattern, res.stdout, re.S)}
+    if found:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        cache.write_text(json.dumps(found))
+    return found
 
 
 def librdkafka_default(name: str) -> str:
