@@ -13,7 +13,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from ..errors import LabError, LabTimeout, show_as_note
 from ..waiting import wait_for
-from . import children, lazyfs, network
+from . import children, lazyfs, network, powercut
 from . import topology as S
 from .faults import Faults
 from .launcher import Launcher, launcher_for
@@ -286,6 +286,8 @@ def up(launcher: Launcher | None = None, timeout: float = 90) -> Lab:
     """Start every node that is down, resume paused ones, and wait until the lab is ready."""
     launcher = launcher or launcher_for()
     launcher.check_tools()
+    if hasattr(launcher, "data_dir"):
+        powercut.restore(launcher)  # a crashed run's LazyFS leaves data beside its mount point
     if not launcher.formatted():
         launcher.format()
     for n in S.NODES:  # the controller first, so the brokers find it
@@ -304,7 +306,9 @@ def down(launcher: Launcher | None = None, wipe: bool = False) -> None:
     launcher = launcher or launcher_for()
     children.reap()  # group members and processors never outlive the lab
     launcher.down()
-    lazyfs.clear()  # then the filesystems the brokers wrote through, if any were mounted
+    if hasattr(launcher, "data_dir"):  # then the brokers' data, if on LazyFS, goes back
+        powercut.restore(launcher)
+    lazyfs.clear()
     if wipe:
         launcher.wipe()
 

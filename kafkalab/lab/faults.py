@@ -104,6 +104,18 @@ class Faults:
         n = self._node(broker, "reading broker state")
         return self.launcher.state(n)
 
+    def power_cut(self, *brokers: int) -> dict[int, dict[str, int]]:
+        """SIGKILL brokers on LazyFS together, drop their unsynced writes, start them again."""
+        from . import powercut
+        return powercut.power_cut(self, *brokers)
+
+    @contextmanager
+    def lazyfs(self, *brokers: int) -> Iterator[None]:
+        """The brokers' data directories on LazyFS for the block (power_cut needs it)."""
+        from . import powercut
+        with powercut.lazy(self, *brokers):
+            yield
+
     @contextmanager
     def killed(self, broker: int, wait: bool = True) -> Iterator[float]:
         """Kill the broker for the block; start it again however the block ends."""

@@ -1,0 +1,136 @@
+"""Brokers whose data directory sits on LazyFS, and power cuts that drop what they never fsynced.
+
+A broker moved onto LazyFS keeps its data where it was: the folder's contents move to a backing
+folder beside it, and LazyFS mounts that folder at the old path, so the broker's settings do not
+change. `power_cut(lab, b, ...)` SIGKILLs the brokers at once, has LazyFS drop every unsynced
+write, remounts (no cached page survives) and starts them again. `down` puts every data
+directory back (restore()).
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..errors import LabError, NotAvailable
+from . import lazyfs
+from . import topology as S
+
+if TYPE_CHECKING:
+    from .cluster import Lab
+
+BACKING = "data.lazyfs-backing"
+_mounts: dict[int, subprocess.Popen] = {}  # broker -> its LazyFS process (this Python process's)
+
+
+def _paths(lab: Lab, broker: int) -> tuple[Path, Path]:
+    """(data directory, backing folder) of a broker."""
+    lab.require_own("power cuts")
+    data = getattr(lab.launcher, "data_dir", None)
+    if data is None or lab.launcher.__class__.__name__ != "JvmLauncher":
+        raise NotAvailable("power cuts need the JVM launcher: LazyFS mounts a broker's data "
+                           "directory on this machine")
+    d = data(S.node(broker))
+    return d, d.parent / BACKING
+
+
+def on_lazyfs(lab: Lab, broker: int) -> bool:
+    """True when the broker's data directory is a LazyFS mount."""
+    return os.path.ismount(_paths(lab, broker)[0])
+
+
+def use(lab: Lab, *brokers: int) -> None:
+    """Move each broker's data onto LazyFS: clean stop, mount over a backing folder, start."""
+    for b in brokers:
+        data, backing = _paths(lab, b)
+        if os.path.ismount(data):
+            continue
+        lab.stop(b)
+        try:
+            if backing.exists():
+                raise LabError(f"{backing} exists: `python -m kafkalab down` puts it back")
+            data.rename(backing)
+            data.mkdir()
+            _mounts[b] = lazyfs.mount(backing, data)
+        finally:
+            lab.start(b, wait=False)
+    for b in brokers:
+        lab.start(b)
+
+
+def leave(lab: Lab, *brokers: int) -> None:
+    """Move each broker's data back to the ordinary filesystem (clean stop, unmount, start)."""
+    for b in brokers:
+        data, backing = _paths(lab, b)
+        if not os.path.ismount(data):
+            continue
+        lab.stop(b)
+        try:
+            _put_back(data, backing, _mounts.pop(b, None))
+        finally:
+            lab.start(b, wait=False)
+    for b in brokers:
+        lab.start(b)
+
+
+def _put_back(data: Path, backing: Path, proc: subprocess.Popen | None = None) -> None:
+    """Unmount the data directory and move the backing folder back into its place."""
+    lazyfs.unmount(data, proc)
+    if backing.exists():
+        if data.exists():
+            data.rmdir()  # the empty mount point
+        backing.rename(data)
+
+
+@contextmanager
+def lazy(lab: Lab, *brokers: int) -> Iterator[None]:
+    """The brokers on LazyFS for the block; back on the ordinary filesystem however it ends."""
+    try:
+        use(lab, *brokers)
+        yield
+    finally:
+        leave(lab, *brokers)
+
+
+def power_cut(lab: Lab, *brokers: int) -> dict[int, dict[str, int]]:
+    """SIGKILL the brokers together, drop their unsynced writes, remount, start them again;
+    return the bytes dropped per broker and file."""
+    paths = {b: _paths(lab, b) for b in brokers}
+    missing = [b for b, (data, _) in paths.items() if not os.path.ismount(data)]
+    if missing:
+        raise LabError(f"broker(s) {missing} are not on LazyFS: put them there first "
+                       f"(with lab.lazyfs({', '.join(map(str, missing))}): ...)")
+    for b in brokers:
+        lab.kill(b)
+    # started again only once fenced, so that "registered" means this start, not the last one
+    lab.wait_for(lambda: not set(brokers) & set(lab.live_brokers()), 30,
+                 f"the controller to fence broker(s) {list(brokers)} after the cut")
+    dropped = {}
+    try:
+        for b, (data, backing) in paths.items():
+            dropped[b] = lazyfs.power_cut(data)
+            lazyfs.unmount(data, _mounts.pop(b, None))
+            _mounts[b] = lazyfs.mount(backing, data)
+    finally:
+        for b in brokers:
+            lab.start(b, wait=False)
+    for b in brokers:
+        lab.start(b)
+    return dropped
+
+
+def restore(launcher, run_dir: Path = S.RUN_DIR) -> int:
+    """Put back the data directory of every stopped broker left on LazyFS (`down` once the
+    brokers have stopped; `up` before it looks at the data)."""
+    restored = 0
+    for n in S.BROKERS:
+        data, backing = run_dir / n.name / "data", run_dir / n.name / BACKING
+        if launcher.pid(n) is not None:
+            continue
+        if os.path.ismount(data) or backing.exists():
+            _put_back(data, backing, _mounts.pop(n.id, None))
+            restored += 1
+    return restored
