@@ -9,6 +9,7 @@ directory back (restore()).
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -103,10 +104,13 @@ def power_cut(lab: Lab, *brokers: int) -> dict[int, dict[str, int]]:
     if missing:
         raise LabError(f"broker(s) {missing} are not on LazyFS: put them there first "
                        f"(with lab.lazyfs({', '.join(map(str, missing))}): ...)")
+    log = lab.launcher.node_dir(S.CONTROLLER) / "logs" / "server.log"
+    offset = log.stat().st_size
     for b in brokers:
         lab.kill(b)
-    # started again only once fenced, so that "registered" means this start, not the last one
-    lab.wait_for(lambda: not set(brokers) & set(lab.live_brokers()), 30,
+    # Started again only once the controller has fenced them, so that "registered" means this
+    # start; read from the controller's own log, as no broker may be left to ask.
+    lab.wait_for(lambda: _fenced_since(log, offset, brokers), 30,
                  f"the controller to fence broker(s) {list(brokers)} after the cut")
     dropped = {}
     try:
@@ -120,6 +124,14 @@ def power_cut(lab: Lab, *brokers: int) -> dict[int, dict[str, int]]:
     for b in brokers:
         lab.start(b)
     return dropped
+
+
+def _fenced_since(log: Path, offset: int, brokers: tuple[int, ...]) -> bool:
+    """True when the controller's log, past `offset`, records each broker's fencing."""
+    with open(log, "rb") as f:
+        f.seek(offset if log.stat().st_size >= offset else 0)
+        text = f.read().decode(errors="replace")
+    return all(re.search(rf"brokerId={b}, brokerEpoch=\d+, fenced=1", text) for b in brokers)
 
 
 def restore(launcher, run_dir: Path = S.RUN_DIR) -> int:
