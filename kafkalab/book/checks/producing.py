@@ -233,10 +233,15 @@ def check_batching(lab: Lab, producer_config: dict, rate: int = 1000, max_reques
     from ...workloads.clients import produce
     _settings("producer_config", producer_config)
     topic = lab.new_topic("ex-batching", replication_factor=3)
-    run = produce(lab, topic, {"acks": "all", **producer_config}, records=2 * rate,
-                  size=200, rate=rate)
-    judge_batching(run.produce_requests / run.sent, run.batch("batchcnt"), run.percentile(99),
-                   run.errors, max_requests_per_record, max_p99_ms)
+    # Two runs: a stall of the machine in one (a GC, a busy core) is not the settings' doing,
+    # so the better p99 of the two is judged; requests per record must hold in both.
+    runs = [produce(lab, topic, {"acks": "all", **producer_config}, records=2 * rate,
+                    size=200, rate=rate) for _ in range(2)]
+    worst = max(runs, key=lambda r: r.produce_requests / r.sent)
+    judge_batching(worst.produce_requests / worst.sent, worst.batch("batchcnt"),
+                   min(r.percentile(99) for r in runs),
+                   {k: v for r in runs for k, v in r.errors.items()},
+                   max_requests_per_record, max_p99_ms)
 
 
 def judge_batching(per_record: float, batch: float, p99_ms: float, errors: dict,
