@@ -19,9 +19,12 @@ $(VENV_STAMP): requirements.txt pyproject.toml kafkalab/book/jupyterlab/override
 	cp kafkalab/book/jupyterlab/overrides.json $(VENV)/share/jupyter/lab/settings/overrides.json
 	touch $@
 
+# The jars, then the JVMs' class-data archives (a controller and a broker started once and
+# stopped, so that every later start loads Kafka's classes from them: see kafkalab/lab/cds.py).
 jars: $(JARS_STAMP)
-$(JARS_STAMP): kafka/pom.xml
+$(JARS_STAMP): kafka/pom.xml | $(VENV_STAMP)
 	bash kafka/fetch-jars.sh
+	$(PY) -m kafkalab cds
 	touch $@
 
 # strace, perf, iptables, ss and chromium from apt when missing (root on Debian/Ubuntu).
@@ -32,7 +35,7 @@ up: venv jars
 	$(PY) -m kafkalab up
 
 down:
-	@if [ -x $(PY) ]; then $(PY) -m kafkalab down; fi
+	@if [ -x $(PY) ]; then for l in $(LANE_IDS); do KAFKALAB_LANE=$$l $(PY) -m kafkalab down; done; fi
 
 status: venv
 	$(PY) -m kafkalab status
@@ -51,14 +54,20 @@ lint: venv $(ACTIONLINT)
 
 # Lint, then unit and behaviour tests against the real lab and every notebook with nbval (each
 # notebook runs once, exercises with their solutions; tests/nbcapture.py keeps the outputs),
-# then the site built from those outputs and opened in headless Chromium. The lab is stopped
-# at the end, pass or fail.
+# then the site built from those outputs and opened in headless Chromium. The suite runs in
+# LANES lanes: lane N is a whole lab of its own (KAFKALAB_LANE=N: ports 19090+100N, .lab-laneN/)
+# driven by pytest-xdist worker gwN; a file's cells stay on one lane, in order. Every lab is
+# stopped at the end, pass or fail. Docker's compose file has one lab: LANES=1 there.
+LANES ?= $(if $(filter docker,$(KAFKALAB_LAUNCHER)),1,2)
+LANE_IDS = $(shell seq 0 $$(($(LANES) - 1)))
+XDIST = $(if $(filter 1,$(LANES)),,-n $(LANES))
 test: export KAFKALAB_SOLUTIONS = 1
 test: venv jars tools lint
-	@trap '$(PY) -m kafkalab down' EXIT; \
-	$(PY) -m kafkalab up && \
+	@trap 'for l in $(LANE_IDS); do KAFKALAB_LANE=$$l $(PY) -m kafkalab down; done' EXIT; \
+	pids=(); for l in $(LANE_IDS); do KAFKALAB_LANE=$$l $(PY) -m kafkalab up & pids+=($$!); done; \
+	for p in "$${pids[@]}"; do wait $$p || exit 1; done; \
 	$(PY) -m pytest -p no:cacheprovider -p tests.nbcapture --nbval-lax --nbval-cell-timeout=600 \
-	    -o testpaths= --ignore=tests/browser tests chapters exercises && \
+	    $(XDIST) -o testpaths= --ignore=tests/browser tests chapters exercises && \
 	$(PY) -m kafkalab.book --no-execute && \
 	$(PY) -m pytest -p no:cacheprovider -o testpaths= tests/browser
 
@@ -72,4 +81,4 @@ lab: venv jars up
 	$(VENV)/bin/jupyter lab $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
 clean: down
-	rm -rf _build .lab
+	rm -rf _build .lab .lab-lane*

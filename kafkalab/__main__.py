@@ -1,5 +1,5 @@
 """Command line: python -m kafkalab up | down [--wipe] | status | kill|stop|start|pause|resume N
-| bench | tool NAME ARGS."""
+| bench | tool NAME ARGS | cds."""
 from __future__ import annotations
 
 import argparse
@@ -35,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     d = sub.add_parser("down", help="stop every lab process")
     d.add_argument("--wipe", action="store_true", help="also delete data, logs and cluster id")
     sub.add_parser("status", help="print each node's id, role, port, pid and state")
+    sub.add_parser("cds", help="write the JVMs' class-data archives (make jars does)")
     for cmd in ("kill", "stop", "start", "pause", "resume"):
         p = sub.add_parser(cmd, help=f"{cmd} one broker")
         p.add_argument("broker", type=int, help=f"broker id: {[b.id for b in S.BROKERS]}")
@@ -57,6 +58,13 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write(done.stdout)
         sys.stderr.write(done.stderr)
         return done.returncode
+    if args.cmd == "cds":
+        from .lab import cds
+        try:
+            return cds.main()
+        except LabError as e:
+            print(f"kafkalab: {e}", file=sys.stderr)
+            return 1
     if rest:
         ap.error(f"unrecognised arguments: {' '.join(rest)}")
     try:

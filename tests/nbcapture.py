@@ -3,25 +3,71 @@
 `pytest -p tests.nbcapture --nbval-lax ... chapters exercises` writes _build/executed/<path>
 for every notebook whose cells all ran, so `python -m kafkalab.book --no-execute` can build
 the site from this same run instead of executing the notebooks again.
+
+With pytest-xdist (`-n 2`, as `make test` runs it) each worker is a lane: worker gwN drives
+the lab of KAFKALAB_LANE=N (its own four JVMs and ports); the scheduler below keeps a file's
+items together on one worker, in order, and hands files out slowest first (tests/timings.json).
 """
 from __future__ import annotations
 
+import json
 import os
 from collections import defaultdict
 from pathlib import Path
 
 import pytest
 
+# Set before kafkalab is imported anywhere in this worker, and inherited by notebook kernels.
+if os.environ.get("PYTEST_XDIST_WORKER", "").startswith("gw"):
+    os.environ["KAFKALAB_LANE"] = os.environ["PYTEST_XDIST_WORKER"][2:]
+
+ROOT = Path(__file__).resolve().parents[1]
+WEIGHTS = ROOT / "tests" / "timings.json"  # seconds per file from a recent run: the hand-out order
+# Files that change or watch machine-wide page-cache state (vm.dirty_* settings, writeback,
+# FUSE mounts) run on one lane, one after the other.
+SHARED_STATE = {"chapters/04-page-cache.ipynb", "chapters/05-flush.ipynb",
+                "exercises/04-page-cache.ipynb", "exercises/05-flush.ipynb",
+                "tests/test_storage.py", "tests/test_powercut.py", "tests/test_lazyfs.py"}
+
 _outputs: dict[Path, dict[int, list]] = defaultdict(dict)
 _cells: dict[Path, int] = defaultdict(int)
-_seconds: dict[Path, list[tuple[float, str]]] = defaultdict(list)  # file -> (seconds, test)
+_seconds: dict[str, list[tuple[float, str, str]]] = defaultdict(list)  # file -> (s, item, lane)
 
 
+def _group(nodeid: str) -> str:
+    """The unit of work an item belongs to: its file, or the shared page-cache group."""
+    path = nodeid.split("::", 1)[0]
+    return "page-cache" if path in SHARED_STATE else path
+
+
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items) -> None:
-    """Count the code cells of each collected notebook."""
+    """Count each notebook's code cells; order the groups of files slowest first."""
     for item in items:
         if hasattr(item, "cell_num") and hasattr(item, "test_outputs"):
             _cells[Path(str(item.fspath))] += 1
+    weights = json.loads(WEIGHTS.read_text()) if WEIGHTS.exists() else {}
+    load: dict[str, float] = defaultdict(float)
+    for path in {it.nodeid.split("::", 1)[0] for it in items}:
+        load[_group(path)] += weights.get(path, 10.0)
+    first: dict[str, int] = {}
+    for i, item in enumerate(items):
+        first.setdefault(_group(item.nodeid), i)
+    items.sort(key=lambda it: (-load[_group(it.nodeid)], first[_group(it.nodeid)]))  # stable
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """Whole groups to a worker, in collection order (xdist's loadgroup marks the nodeid, which
+    pytest 9 no longer lets a plugin change)."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class LaneScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return _group(nodeid)
+
+    config.option.loadscopereorder = False  # keep the slowest-first order above
+    return LaneScheduling(config, log)
 
 
 _started: set[Path] = set()
@@ -52,37 +98,50 @@ def pytest_runtest_setup(item) -> None:
 def pytest_runtest_makereport(item, call):
     """After a notebook cell ran, keep what it printed and drew."""
     yield
-    if call.when == "call":
-        _seconds[Path(str(item.fspath))].append((call.duration, item.name))
     if call.when == "call" and getattr(item, "test_outputs", None) is not None:
         _outputs[Path(str(item.fspath))][item.cell_num] = list(item.test_outputs)
 
 
+def pytest_runtest_logreport(report) -> None:
+    """Keep each item's duration (with xdist, the controller sees every worker's reports)."""
+    if report.when == "call":
+        node = getattr(report, "node", None)  # the xdist worker that ran it, on the controller
+        lane = node.gateway.id.removeprefix("gw") if node is not None else os.environ.get(
+            "KAFKALAB_LANE", "0")
+        name = report.nodeid.split("::", 1)[-1].split("@", 1)[0]
+        _seconds[report.location[0]].append((report.duration, name, lane))
+
+
 def pytest_sessionfinish(session) -> None:
-    """Write every fully run notebook to _build/executed, and the run's timings table."""
+    """Write every fully run notebook to _build/executed, and the run's timings (not a worker)."""
     from kafkalab.book import site
     for path, outputs in _outputs.items():
         if len(outputs) == _cells[path]:
             site.save_executed(path, outputs)
-    write_timings(site.S.ROOT / "_build" / "timings.md", site.S.ROOT)
+    if not hasattr(session.config, "workerinput"):
+        write_timings(ROOT / "_build")
 
 
-def write_timings(target: Path, root: Path) -> None:
-    """A table of seconds per file (notebook or test module), with its slowest item."""
+def write_timings(build: Path) -> None:
+    """timings.md (seconds per file, lane, slowest item) and timings.json (seconds per file)."""
     if not _seconds:
         return
-    rows = sorted(((sum(s for s, _ in items), path, max(items)) for path, items in _seconds.items()),
-                  reverse=True)
-    lines = ["# Timings of the last test run", "", "| file | seconds | slowest |", "|---|---|---|"]
-    for total, path, (slow, name) in rows:
-        rel = path.relative_to(root) if path.is_relative_to(root) else path
-        lines.append(f"| {rel} | {total:.1f} | {name} ({slow:.1f} s) |")
-    lines.append(f"| all | {sum(r[0] for r in rows):.1f} | |")
-    slow_items = sorted(((s, path, name) for path, items in _seconds.items() for s, name in items
+    totals = {f: sum(s for s, _, _ in items) for f, items in _seconds.items()}
+    rows = sorted(_seconds, key=lambda f: -totals[f])
+    lines = ["# Timings of the last test run", "",
+             "| file | lane | seconds | slowest |", "|---|---|---|---|"]
+    for f in rows:
+        slow, name, lane = max(_seconds[f])
+        lines.append(f"| {f} | {lane} | {totals[f]:.1f} | {name} ({slow:.1f} s) |")
+    lines.append(f"| all | | {sum(totals.values()):.1f} | |")
+    for lane in sorted({ln for items in _seconds.values() for _, _, ln in items}):
+        busy = sum(s for items in _seconds.values() for s, _, ln in items if ln == lane)
+        lines.append(f"| lane {lane} | {lane} | {busy:.1f} | |")
+    slow_items = sorted(((s, f, name) for f, items in _seconds.items() for s, name, _ in items
                          if s >= 5), reverse=True)
     lines += ["", "Every item of 5 s or more:", "", "| seconds | file | item |", "|---|---|---|"]
-    for s, path, name in slow_items:
-        rel = path.relative_to(root) if path.is_relative_to(root) else path
-        lines.append(f"| {s:.1f} | {rel} | {name} |")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text("\n".join(lines) + "\n")
+    lines += [f"| {s:.1f} | {f} | {name} |" for s, f, name in slow_items]
+    build.mkdir(parents=True, exist_ok=True)
+    (build / "timings.md").write_text("\n".join(lines) + "\n")
+    (build / "timings.json").write_text(json.dumps({f: round(totals[f], 1) for f in rows},
+                                                   indent=1) + "\n")

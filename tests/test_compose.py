@@ -25,12 +25,14 @@ def test_compose_parses_and_pins_the_same_kafka_version():
 def test_compose_publishes_the_same_ports_on_loopback():
     svc = services()
     for n in S.NODES:
-        assert f"127.0.0.1:{n.port}:{n.port}" in svc[n.name]["ports"], n.name
+        port = n.port - S.PORT_OFFSET  # compose runs lane 0 only
+        assert f"127.0.0.1:{port}:{port}" in svc[n.name]["ports"], n.name
         env = svc[n.name]["environment"]
         assert env["KAFKA_NODE_ID"] == str(n.id)
         assert env["KAFKA_PROCESS_ROLES"] == n.role
     for b in S.BROKERS:
-        assert f"127.0.0.1:{b.port}" in svc[b.name]["environment"]["KAFKA_ADVERTISED_LISTENERS"]
+        listeners = svc[b.name]["environment"]["KAFKA_ADVERTISED_LISTENERS"]
+        assert f"127.0.0.1:{b.port - S.PORT_OFFSET}" in listeners
 
 
 def test_compose_uses_the_same_tuned_settings():

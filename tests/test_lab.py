@@ -79,7 +79,7 @@ def test_external_cluster_has_no_faults_and_no_files(lab, monkeypatch):
 
 def test_taken_port_is_named(lab, tmp_path):
     other = JvmLauncher(run_dir=tmp_path)  # a second lab would collide with the running one
-    with pytest.raises(LabError, match=r"port 19092 \(broker-2\) is already in use"):
+    with pytest.raises(LabError, match=rf"port {S.node(2).port} \(broker-2\) is already in use"):
         other.start(S.node(2))
 
 

@@ -1,6 +1,9 @@
 """Down and up again: no JVM or port is left behind, and a stopped lab is reported clearly."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -13,7 +16,7 @@ from kafkalab.lab.jvm import port_in_use
 
 
 def lab_jvms(run_dir: Path) -> list[int]:
-    """Pids of every live JVM whose command line points into this lab's run directory."""
+    """Pids of every live broker or controller JVM started from this lab's run directory."""
     pids = []
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
@@ -23,7 +26,8 @@ def lab_jvms(run_dir: Path) -> list[int]:
             state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
         except OSError:
             continue
-        if "kafka.Kafka" in cmd and str(run_dir) in cmd and state not in "ZX":
+        ours = any(f"{run_dir / n.name / 'server.properties'}" in cmd for n in S.NODES)
+        if "kafka.Kafka" in cmd and ours and state not in "ZX":
             pids.append(int(proc.name))
     return pids
 
@@ -49,3 +53,32 @@ def test_down_leaves_nothing_and_up_comes_back(lab):
     print(f"up (formatted, warm jars) took {time.monotonic() - t:.1f} s")
     assert lab.live_brokers() == {1, 2, 3}
     assert len(lab_jvms(run_dir)) == len(S.NODES)
+
+
+def test_every_node_loads_the_class_data_archive(lab):
+    if lab.launcher.kind != "jvm":
+        pytest.skip("class-data archives are for the JVM launcher")
+    for n in S.NODES:
+        pid = lab.launcher.pid(n)
+        cmd = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
+        flags = [a for a in cmd if a.startswith("-XX:SharedArchiveFile=")]
+        assert flags, f"{n.name} starts without a class-data archive: {cmd[:8]}"
+        assert Path(flags[0].split("=", 1)[1]).stat().st_size > 1_000_000, flags
+
+
+def test_lanes_are_separate_labs():
+    code = ("from kafkalab.lab import topology as S, network, lazyfs; "
+            "print(S.BOOTSTRAP, S.RUN_DIR, S.CACHE_DIR, network.TAG, network.PREFIX, lazyfs.FSNAME)")
+    seen = []
+    for lane in ("0", "1"):
+        env = {**os.environ, "KAFKALAB_LANE": lane}
+        env.pop("KAFKALAB_RUN_DIR", None)
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                             text=True, check=True).stdout.split()
+        seen.append(out)
+    (boot0, run0, cache0, *tags0), (boot1, run1, cache1, *tags1) = seen
+    assert set(boot0.split(",")).isdisjoint(boot1.split(",")), (boot0, boot1)
+    assert run0 != run1 and not run1.startswith(run0 + "/"), (run0, run1)
+    assert cache0 == cache1  # archives and client defaults are shared
+    for t0, t1 in zip(tags0, tags1):
+        assert t0 != t1 and not t1.startswith(t0 + "-"), (t0, t1)

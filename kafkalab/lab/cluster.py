@@ -13,7 +13,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from ..errors import LabError, LabTimeout, show_as_note
 from ..waiting import wait_for
-from . import children, lazyfs, network, powercut
+from . import cds, children, lazyfs, network, powercut
 from . import topology as S
 from .faults import Faults
 from .launcher import Launcher, launcher_for
@@ -288,6 +288,10 @@ def up(launcher: Launcher | None = None, timeout: float = 90) -> Lab:
     launcher.check_tools()
     if hasattr(launcher, "data_dir"):
         powercut.restore(launcher)  # a crashed run's LazyFS leaves data beside its mount point
+    if launcher.kind == "jvm" and all(launcher.state(n) == "down" for n in S.NODES):
+        from .jvm import java_major
+        if cds.missing(java_major(launcher.java)):  # once: `make jars` normally wrote them
+            cds.build()
     if not launcher.formatted():
         launcher.format()
     for n in S.NODES:  # the controller first, so the brokers find it

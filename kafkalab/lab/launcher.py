@@ -72,4 +72,7 @@ def launcher_for(kind: str | None = None) -> Launcher:
         else "docker")
     if kind not in ("jvm", "docker"):
         raise LabError(f"KAFKALAB_LAUNCHER={kind!r}: use 'jvm' or 'docker'")
+    if kind == "docker" and T.LANE:
+        raise LabError(f"KAFKALAB_LANE={T.LANE}: a second lab needs the JVM launcher "
+                       "(docker-compose.yml publishes the lane-0 ports only)")
     return JvmLauncher() if kind == "jvm" else DockerLauncher()

@@ -12,9 +12,10 @@ import subprocess
 from pathlib import Path
 
 from ..errors import LabError, NotAvailable
+from . import topology as S
 
-TAG = "kafkalab"  # the comment on every rule the lab adds, so clear() finds them all
-PREFIX = "kafkalab-"  # the lab's cgroups: <cgroup2 root>/kafkalab-<name>
+TAG = S.NAME  # the comment on every rule the lab adds, so clear() finds them all (this lane's)
+PREFIX = f"{S.NAME}-"  # the lab's cgroups: <cgroup2 root>/kafkalab-<name>
 INSTALL = "make tools (it installs iptables)"
 
 
@@ -133,7 +134,7 @@ def clear() -> int:
         return 0
     removed = 0
     for line in _iptables("-S", "OUTPUT", check=False).stdout.splitlines():
-        if f'--comment {TAG}' in line and line.startswith("-A "):
+        if f"--comment {TAG} " in line + " " and line.startswith("-A "):
             _iptables("-D", *line[3:].replace('"', "").split(), check=False)
             removed += 1
     try:

@@ -11,7 +11,14 @@ KAFKA_DIR = ROOT / "kafka"
 LIBS_DIR = KAFKA_DIR / "libs"
 POM = KAFKA_DIR / "pom.xml"
 COMPOSE_FILE = ROOT / "docker-compose.yml"
-RUN_DIR = Path(os.environ.get("KAFKALAB_RUN_DIR", ROOT / ".lab"))
+# A lane is a whole second (third, ...) lab on the same machine, with its own ports, run
+# directory and fault tags: `make test` runs the suite in two lanes at once (KAFKALAB_LANE=1).
+LANE = int(os.environ.get("KAFKALAB_LANE") or 0)
+PORT_OFFSET = 100 * LANE  # lane 0: 19090-19093; lane 1: 19190-19193
+NAME = "kafkalab" if LANE == 0 else f"kafkalab{LANE}"  # tags the lab's rules, cgroups, mounts
+_BASE_RUN_DIR = Path(os.environ.get("KAFKALAB_RUN_DIR", ROOT / ".lab"))
+RUN_DIR = _BASE_RUN_DIR if LANE == 0 else _BASE_RUN_DIR.with_name(f"{_BASE_RUN_DIR.name}-lane{LANE}")
+CACHE_DIR = _BASE_RUN_DIR / "cache"  # shared by every lane: class-data archives, client defaults
 
 HOST = "127.0.0.1"
 UP_COMMAND = "python -m kafkalab up"  # named in every 'cannot reach the lab' message
@@ -31,8 +38,8 @@ class Node:
         return "controller" if self.role == "controller" else f"broker-{self.id}"
 
 
-CONTROLLER = Node(0, "controller", 19090)
-BROKERS = (Node(1, "broker", 19091), Node(2, "broker", 19092), Node(3, "broker", 19093))
+CONTROLLER = Node(0, "controller", 19090 + PORT_OFFSET)
+BROKERS = tuple(Node(i, "broker", 19090 + i + PORT_OFFSET) for i in (1, 2, 3))
 NODES = (CONTROLLER, *BROKERS)
 BOOTSTRAP = ",".join(f"{HOST}:{b.port}" for b in BROKERS)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import ctypes
 import html
 import json
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -79,8 +80,8 @@ def java_defaults(client: str = "producer") -> dict[str, str]:
     from ..lab.jvm import java_path
     cls = {"producer": "org.apache.kafka.clients.producer.ProducerConfig",
            "consumer": "org.apache.kafka.clients.consumer.ConsumerConfig"}[client]
-    # One JVM per client and Kafka version: the table is kept beside the lab's other run files.
-    cache = S.RUN_DIR / "cache" / f"java-{client}-defaults-{S.kafka_version()}.json"
+    # One JVM per client and Kafka version: the table is kept in the cache every lane shares.
+    cache = S.CACHE_DIR / f"java-{client}-defaults-{S.kafka_version()}.json"
     if cache.exists():
         return json.loads(cache.read_text())
     res = subprocess.run([java_path(), "-cp", f"{S.LIBS_DIR}/*", cls],
@@ -90,7 +91,9 @@ def java_defaults(client: str = "producer") -> dict[str, str]:
              for m in re.finditer(pattern, res.stdout, re.S)}
     if found:
         cache.parent.mkdir(parents=True, exist_ok=True)
-        cache.write_text(json.dumps(found))
+        part = cache.with_name(f"{cache.name}.{os.getpid()}")  # another lane may read it now
+        part.write_text(json.dumps(found))
+        os.replace(part, cache)
     return found
 
 
