@@ -172,6 +172,15 @@ def interleaved(runs: dict[str, Callable[[], Any]], repeats: int = 3) -> dict[st
     return out
 
 
+def pooled(runs: list[ProduceRun]) -> ProduceRun:
+    """Repeated runs of one setting as one: their latencies, counts and errors together."""
+    errors: Counter = Counter()
+    for r in runs:
+        errors.update(r.errors)
+    return ProduceRun(runs[0].config, sum(r.sent for r in runs), sum(r.elapsed_s for r in runs),
+                      [ms for r in runs for ms in r.latencies_ms], dict(errors))
+
+
 def spread(values: list[float]) -> tuple[float, float, float]:
     """(median, min, max) of repeated measurements."""
     return statistics.median(values), min(values), max(values)

@@ -91,3 +91,22 @@ def every_machine(lab: Lab, records: int = 3000) -> Cut:
     }
     with lab.lazyfs(*lab.brokers):
         return _measure(lab, "every machine", tuple(lab.brokers), topics)
+
+
+def trials(lab: Lab, replication_factor: int = 3, all_machines: bool = False,
+           flush_messages: int = 0, records: int = 3000, runs: int = 1) -> list[Lost]:
+    """The same power cut `runs` times, a new topic each time: led by the first broker, which is
+    cut alone or with the others; flush.messages set when not 0."""
+    leader, *others = lab.brokers
+    cut = tuple(lab.brokers) if all_machines else (leader,)
+    config = {"flush.messages": str(flush_messages)} if flush_messages else {}
+    scenario = "every machine" if all_machines else "one machine"
+    out = []
+    with lab.lazyfs(*cut):
+        for _ in range(runs):
+            topic = lab.new_topic(f"cut-rf{replication_factor}", config=config,
+                                  replication_factor=replication_factor,
+                                  min_insync_replicas=min(2, replication_factor),
+                                  on=[[leader, *others][:replication_factor]])
+            out += _measure(lab, scenario, cut, {topic: records}).topics
+    return out
