@@ -56,18 +56,22 @@ lint: venv $(ACTIONLINT)
 # notebook runs once, exercises with their solutions; tests/nbcapture.py keeps the outputs),
 # then the site built from those outputs and opened in headless Chromium. The suite runs in
 # LANES lanes: lane N is a whole lab of its own (KAFKALAB_LANE=N: ports 19090+100N, .lab-laneN/)
-# driven by pytest-xdist worker gwN; a file's cells stay on one lane, in order. Every lab is
+# driven by pytest-xdist worker gwN; a file's cells stay on one lane, in order. The few files
+# whose verdicts compare latencies (nbcapture.SOLO) then run alone, on lane 0. Every lab is
 # stopped at the end, pass or fail. Docker's compose file has one lab: LANES=1 there.
 LANES ?= $(if $(filter docker,$(KAFKALAB_LAUNCHER)),1,2)
 LANE_IDS = $(shell seq 0 $$(($(LANES) - 1)))
-XDIST = $(if $(filter 1,$(LANES)),,-n $(LANES))
+NBVAL = $(PY) -m pytest -p no:cacheprovider -p tests.nbcapture --nbval-lax --nbval-cell-timeout=600 \
+	-o testpaths= --ignore=tests/browser tests chapters exercises
 test: export KAFKALAB_SOLUTIONS = 1
 test: venv jars tools lint
 	@trap 'for l in $(LANE_IDS); do KAFKALAB_LANE=$$l $(PY) -m kafkalab down; done' EXIT; \
 	pids=(); for l in $(LANE_IDS); do KAFKALAB_LANE=$$l $(PY) -m kafkalab up & pids+=($$!); done; \
 	for p in "$${pids[@]}"; do wait $$p || exit 1; done; \
-	$(PY) -m pytest -p no:cacheprovider -p tests.nbcapture --nbval-lax --nbval-cell-timeout=600 \
-	    $(XDIST) -o testpaths= --ignore=tests/browser tests chapters exercises && \
+	if [ $(LANES) = 1 ]; then $(NBVAL); else \
+	  KAFKALAB_PHASE=lanes $(NBVAL) -n $(LANES); lanes=$$?; \
+	  for l in $(filter-out 0,$(LANE_IDS)); do KAFKALAB_LANE=$$l $(PY) -m kafkalab down; done; \
+	  KAFKALAB_PHASE=solo $(NBVAL); solo=$$?; [ $$lanes = 0 ] && [ $$solo = 0 ]; fi && \
 	$(PY) -m kafkalab.book --no-execute && \
 	$(PY) -m pytest -p no:cacheprovider -o testpaths= tests/browser
 

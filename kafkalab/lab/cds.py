@@ -35,8 +35,7 @@ def build(timeout: float = 120) -> list[Path]:
     """Write the missing archives (a controller and a broker started and stopped cleanly)."""
     from .jvm import JvmLauncher, _children, port_in_use
     launcher = JvmLauncher(run_dir=S.CACHE_DIR / "cds" / "build")
-    launcher.check_tools()
-    major = launcher._major
+    major = launcher.major
     if not missing(major):
         return []
     nodes = (S.CONTROLLER, S.BROKERS[0])

@@ -289,8 +289,7 @@ def up(launcher: Launcher | None = None, timeout: float = 90) -> Lab:
     if hasattr(launcher, "data_dir"):
         powercut.restore(launcher)  # a crashed run's LazyFS leaves data beside its mount point
     if launcher.kind == "jvm" and all(launcher.state(n) == "down" for n in S.NODES):
-        from .jvm import java_major
-        if cds.missing(java_major(launcher.java)):  # once: `make jars` normally wrote them
+        if cds.missing(launcher.major):  # once: `make jars` normally wrote them
             cds.build()
     if not launcher.formatted():
         launcher.format()

@@ -120,6 +120,12 @@ class JvmLauncher:
         """The checked `java` (checks on first use)."""
         return self._java or self.check_tools()
 
+    @property
+    def major(self) -> int:
+        """The major version of the checked `java` (17 for 17.0.15)."""
+        self.java
+        return self._major
+
     # --- process state ----------------------------------------------------------------------
     def pid(self, n: S.Node) -> int | None:
         """The pid of the node's live JVM, or None when it is not running."""
@@ -191,10 +197,9 @@ class JvmLauncher:
 
     def _cds(self, n: S.Node) -> list[str]:
         """Class-data-sharing flags: load the role's archive (cds.py) when there is one."""
-        self.java  # sets _major
         if self.cds_dump is not None:
             return [f"-XX:ArchiveClassesAtExit={self.cds_dump[n.role]}"]
-        archive = cds.archive(n.role, self._major)
+        archive = cds.archive(n.role, self.major)
         return [f"-XX:SharedArchiveFile={archive}"] if archive.exists() else []
 
     def _logging(self, n: S.Node) -> list[str]:
