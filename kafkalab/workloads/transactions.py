@@ -84,12 +84,19 @@ def end_offsets(lab: Lab, topic: str, partition: int = 0) -> tuple[int, int]:
     from confluent_kafka import IsolationLevel, TopicPartition
     from confluent_kafka.admin import OffsetSpec
     tp = TopicPartition(topic, partition)
-    out = []
-    for level in (IsolationLevel.READ_UNCOMMITTED, IsolationLevel.READ_COMMITTED):
+
+    def latest(level) -> tuple[int]:
         fut = lab.admin.list_offsets({tp: OffsetSpec.latest()}, isolation_level=level,
                                      request_timeout=10)
-        out.append(fut[tp].result().offset)
-    return out[0], out[1]
+        return (fut[tp].result().offset,)
+    # A broker applies new metadata a moment after the controller: asked about a new topic or a
+    # moved leader, the one queried may not know its leader yet ("No leaders found"); wait_for
+    # asks again on such errors until its deadline.
+    (high,), (stable,) = (wait_for(lambda lv=level: latest(lv), 15,
+                                   f"the {level.name} end offset of {topic}-{partition}")
+                          for level in (IsolationLevel.READ_UNCOMMITTED,
+                                        IsolationLevel.READ_COMMITTED))
+    return high, stable
 
 
 @dataclass
