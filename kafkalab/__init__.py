@@ -18,8 +18,16 @@ __all__ = ["Lab", "LabError", "LabTimeout", "NotAvailable", "BOOTSTRAP", "connec
 
 
 def versions() -> dict[str, str]:
-    """The pinned versions this run uses: Kafka, librdkafka, confluent-kafka, Python."""
+    """The versions this run uses: Kafka, librdkafka, confluent-kafka, Python (pinned), and the
+    Java that runs the lab's JVMs when the book runs them."""
+    import os
+
     import confluent_kafka
-    return {"Apache Kafka": kafka_version(), "librdkafka": confluent_kafka.libversion()[0],
-            "confluent-kafka": confluent_kafka.__version__,
-            "Python": platform.python_version()}
+
+    from .lab.jvm import java_path, java_version
+    from .lab.launcher import launcher_for
+    out = {"Apache Kafka": kafka_version(), "librdkafka": confluent_kafka.libversion()[0],
+           "confluent-kafka": confluent_kafka.__version__, "Python": platform.python_version()}
+    if not os.environ.get("KAFKA_BOOTSTRAP_SERVERS") and launcher_for().kind == "jvm":
+        out["Java (the lab)"] = java_version(java_path())
+    return out

@@ -9,6 +9,7 @@ from confluent_kafka import Consumer, Producer
 
 import kafkalab
 from kafkalab import LabError, NotAvailable
+from kafkalab.lab import jvm
 from kafkalab.lab import topology as S
 from kafkalab.lab.jvm import JvmLauncher, java_path
 
@@ -86,8 +87,23 @@ def test_taken_port_is_named(lab, tmp_path):
 def test_missing_java_says_what_to_install(monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", str(tmp_path))
     monkeypatch.delenv("JAVA_HOME", raising=False)
+    monkeypatch.setattr(jvm, "JVM_DIRS", tmp_path)  # no JDK installed beside either
     with pytest.raises(LabError, match="install a Java 17"):
         java_path()
+
+
+def test_newest_java_is_chosen_unless_java_home_says(monkeypatch, tmp_path):
+    for name, version in (("jdk-17", "17.0.15"), ("jdk-25", "25.0.1"), ("jre-11", "11.0.2")):
+        java = tmp_path / name / "bin" / "java"
+        java.parent.mkdir(parents=True)
+        java.write_text(f"#!/bin/sh\necho 'openjdk version \"{version}\" 2025-10-21' >&2\n")
+        java.chmod(0o755)
+    monkeypatch.setattr(jvm, "JVM_DIRS", tmp_path)
+    monkeypatch.setenv("PATH", str(tmp_path / "jdk-17" / "bin"))
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    assert java_path() == str(tmp_path / "jdk-25" / "bin" / "java")
+    monkeypatch.setenv("JAVA_HOME", str(tmp_path / "jdk-17"))
+    assert java_path() == str(tmp_path / "jdk-17" / "bin" / "java")
 
 
 def test_wait_for_names_what_timed_out():

@@ -61,9 +61,14 @@ def test_every_node_loads_the_class_data_archive(lab):
     for n in S.NODES:
         pid = lab.launcher.pid(n)
         cmd = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
-        flags = [a for a in cmd if a.startswith("-XX:SharedArchiveFile=")]
+        flags = [a for a in cmd if a.startswith(("-XX:SharedArchiveFile=", "-XX:AOTCache="))]
         assert flags, f"{n.name} starts without a class-data archive: {cmd[:8]}"
-        assert Path(flags[0].split("=", 1)[1]).stat().st_size > 1_000_000, flags
+        archive = flags[0].split("=", 1)[1]
+        assert Path(archive).stat().st_size > 1_000_000, flags
+        # A JVM that finds the archive unusable (other flags, other jars) warns and runs
+        # without it; one that uses it has the file mapped into its memory.
+        maps = Path(f"/proc/{pid}/maps").read_text()
+        assert archive in maps, f"{n.name} was given {archive} but did not map it"
 
 
 def test_lanes_are_separate_labs():

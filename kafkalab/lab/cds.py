@@ -2,8 +2,10 @@
 
 Loading Kafka's classes from an archive roughly halves the start of four JVMs on 2 cores. One
 archive per role (controller, broker), Kafka version and Java major version, in the cache every
-lane shares. It is written by a controller and one broker started in a scratch folder with
--XX:ArchiveClassesAtExit and stopped cleanly, so no lab start ever waits for it.
+lane shares. It is written by a controller and one broker started in a scratch folder and
+stopped cleanly, so no lab start ever waits for it: on Java 17-24 a dynamic class-data archive
+(-XX:ArchiveClassesAtExit), on Java 25+ an ahead-of-time cache (-XX:AOTCacheOutput), which
+also keeps the classes linked and the methods' profiles.
 """
 from __future__ import annotations
 
@@ -21,9 +23,26 @@ ROLES = ("controller", "broker")
 STARTED = "Kafka Server started"  # the line each node's server.log prints once it serves
 
 
+def aot(major: int) -> bool:
+    """Whether this Java writes an ahead-of-time cache (JDK 25: JEP 483, 514, 515) rather than a
+    dynamic class-data archive: classes loaded and linked, and method profiles, not just parsed."""
+    return major >= 25
+
+
 def archive(role: str, major: int) -> Path:
     """Where the archive of this role for the pinned Kafka and this Java major version lives."""
-    return S.CACHE_DIR / "cds" / f"{role}-kafka{S.kafka_version()}-java{major}.jsa"
+    suffix = "aot" if aot(major) else "jsa"
+    return S.CACHE_DIR / "cds" / f"{role}-kafka{S.kafka_version()}-java{major}.{suffix}"
+
+
+def dump_flag(part: Path, major: int) -> str:
+    """The flag that makes a JVM write its archive to `part` when it exits."""
+    return f"-XX:AOTCacheOutput={part}" if aot(major) else f"-XX:ArchiveClassesAtExit={part}"
+
+
+def use_flag(path: Path, major: int) -> str:
+    """The flag that makes a JVM load its classes from the archive at `path`."""
+    return f"-XX:AOTCache={path}" if aot(major) else f"-XX:SharedArchiveFile={path}"
 
 
 def missing(major: int) -> list[str]:

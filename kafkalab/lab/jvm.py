@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import os
 import re
 import shutil
@@ -21,17 +22,38 @@ from .launcher import LocalProcess, heap_mib
 _children: dict[int, subprocess.Popen] = {}  # JVMs this Python process started, reaped on poll
 
 
+JVM_DIRS = Path("/usr/lib/jvm")  # where Debian and Ubuntu install JDKs side by side
+
+
 def java_path() -> str:
-    """The `java` to run: $JAVA_HOME/bin/java when set, else the one on PATH."""
-    home = os.environ.get("JAVA_HOME")
+    """The `java` to run: $JAVA_HOME/bin/java when set, else the newest of PATH's and /usr/lib/jvm's.
+
+    Newest, because a broker's start is CPU-bound: on 2 cores Java 25 with its ahead-of-time
+    cache starts one in ~2.8 s against ~4.2 s on Java 17 with a class-data archive.
+    """
+    return _pick_java(os.environ.get("JAVA_HOME"), os.environ.get("PATH", ""), JVM_DIRS)
+
+
+@functools.lru_cache(maxsize=8)
+def _pick_java(home: str | None, path: str, jvm_dirs: Path) -> str:
+    """java_path() for these JAVA_HOME, PATH and JDK folder (each candidate's version is asked once)."""
     if home and (Path(home) / "bin" / "java").exists():
         return str(Path(home) / "bin" / "java")
-    found = shutil.which("java")
-    if not found:
+    found = shutil.which("java", path=path)
+    candidates = {os.path.realpath(j): j for j in
+                  [*sorted(str(p) for p in jvm_dirs.glob("*/bin/java")), *([found] if found else [])]}
+    majors = {}
+    for java in candidates.values():
+        try:
+            majors[java] = java_major(java)
+        except (LabError, OSError, subprocess.SubprocessError):
+            continue  # a broken or foreign install: not a candidate
+    if not majors:
         raise LabError("java not found: install a Java 17+ runtime (Debian/Ubuntu: "
                        "apt-get install openjdk-17-jdk-headless) or set JAVA_HOME; "
                        "`make up` installs it for root on Debian/Ubuntu")
-    return found
+    best = max(majors.values())
+    return found if found and majors.get(found) == best else max(j for j, m in majors.items() if m == best)
 
 
 def java_tool(name: str) -> str:
@@ -43,14 +65,22 @@ def java_tool(name: str) -> str:
     return str(tool)
 
 
-def java_major(java: str) -> int:
-    """The major version of a `java` executable (17 for 17.0.15)."""
+@functools.lru_cache(maxsize=16)
+def java_version(java: str) -> str:
+    """The version a `java` executable reports (e.g. 17.0.15 or 25.0.1)."""
     out = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=30).stderr
-    match = re.search(r'version "(\d+)(?:\.(\d+))?', out)
+    match = re.search(r'version "([^"]+)"', out)
     if not match:
         raise LabError(f"cannot read the version of {java}: {out.strip()[:200]}")
-    major = int(match.group(1))
-    return int(match.group(2)) if major == 1 else major
+    return match.group(1)
+
+
+def java_major(java: str) -> int:
+    """The major version of a `java` executable (17 for 17.0.15)."""
+    parts = re.findall(r"\d+", java_version(java))
+    if not parts:
+        raise LabError(f"cannot read the major version of {java} from {java_version(java)!r}")
+    return int(parts[1]) if parts[0] == "1" and len(parts) > 1 else int(parts[0])
 
 
 def new_cluster_id() -> str:
@@ -198,9 +228,9 @@ class JvmLauncher:
     def _cds(self, n: S.Node) -> list[str]:
         """Class-data-sharing flags: load the role's archive (cds.py) when there is one."""
         if self.cds_dump is not None:
-            return [f"-XX:ArchiveClassesAtExit={self.cds_dump[n.role]}"]
+            return [cds.dump_flag(self.cds_dump[n.role], self.major)]
         archive = cds.archive(n.role, self.major)
-        return [f"-XX:SharedArchiveFile={archive}"] if archive.exists() else []
+        return [cds.use_flag(archive, self.major)] if archive.exists() else []
 
     def _logging(self, n: S.Node) -> list[str]:
         """JVM flags that send the node's log4j2 output and GC log to its logs/ folder."""
