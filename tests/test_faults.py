@@ -66,6 +66,14 @@ def test_stop_is_clean_and_start_registers_again(healthy):
     assert old in lab.live_brokers()
 
 
+def test_start_right_after_a_kill_waits_for_the_new_process(healthy):
+    lab = healthy
+    lab.kill(2)
+    assert 2 in lab.live_brokers()  # the dead broker is still listed until its session ends
+    lab.start(2)
+    assert lab.answers(2), "start() returned before the new broker 2 served requests"
+
+
 def test_acks_all_refused_without_enough_replicas(healthy):
     lab = healthy
     topic = lab.new_topic("minisr", replication_factor=3, min_insync_replicas=2)

@@ -52,8 +52,19 @@ class Faults:
         else:
             self.launcher.start(n)
         if wait:
-            self.wait_for(lambda: broker in self.live_brokers(), timeout,
-                          f"broker {broker} to register with the controller after its start")
+            # Not just "in the cluster's metadata": a broker killed moments ago is listed there
+            # until its session times out. Asked directly, the new process answers only once it
+            # is unfenced and its request handlers run.
+            self.wait_for(lambda: self.answers(broker), timeout,
+                          f"broker {broker} to answer requests after its start")
+
+    def answers(self, broker: int) -> bool:
+        """True when the broker itself answers a metadata request and lists itself as alive."""
+        from confluent_kafka.admin import AdminClient
+        one = AdminClient({"bootstrap.servers": f"{S.HOST}:{S.node(broker).port}",
+                           "socket.connection.setup.timeout.ms": 1000, "log_level": 0})
+        md = one.list_topics(timeout=1)
+        return md.orig_broker_id == broker and broker in md.brokers
 
     def pause(self, broker: int) -> None:
         """Freeze the broker (SIGSTOP / docker pause): it keeps its sockets but answers nothing."""
