@@ -57,9 +57,10 @@ lint: venv $(ACTIONLINT)
 
 # Lint, then unit and behaviour tests against the real lab and every notebook with nbval (each
 # notebook runs once, exercises with their solutions; tests/nbcapture.py keeps the outputs),
-# then the site built from those outputs and opened in headless Chromium. The suite runs in
-# LANES lanes: lane N is a whole lab of its own (KAFKALAB_LANE=N: ports 19090+100N, .lab-laneN/)
-# driven by pytest-xdist worker gwN; a file's cells stay on one lane, in order. The few files
+# then the site built from those outputs and opened in headless Chromium (a chapter run in
+# JupyterLab alone, as its verdicts time Kafka; then the site's pages two at a time).
+# The suite runs in LANES lanes: lane N is a whole lab of its own (KAFKALAB_LANE=N: ports
+# 19090+100N, .lab-laneN/) driven by pytest-xdist worker gwN; a file's cells stay on one lane, in order. The few files
 # whose verdicts compare latencies (nbcapture.SOLO) then run alone, on lane 0. Every lab is
 # stopped at the end, pass or fail. Docker's compose file has one lab: LANES=1 there.
 # One lane by default: in two lanes the suite took 17-19 min instead of ~25, but the second lab
@@ -78,7 +79,8 @@ test: venv jars tools lint
 	  for l in $(filter-out 0,$(LANE_IDS)); do KAFKALAB_LANE=$$l $(PY) -m kafkalab down; done; \
 	  KAFKALAB_PHASE=solo $(NBVAL); solo=$$?; [ $$lanes = 0 ] && [ $$solo = 0 ]; fi && \
 	$(PY) -m kafkalab.book --no-execute && \
-	$(PY) -m pytest -p no:cacheprovider -o testpaths= tests/browser
+	$(PY) -m pytest -p no:cacheprovider -o testpaths= tests/browser/test_jupyterlab.py && \
+	$(PY) -m pytest -p no:cacheprovider -o testpaths= -n 2 tests/browser/test_site.py
 
 # The site: notebooks without an up-to-date executed copy run against the lab, then
 # jupyter-book builds _build/html with execution off.
