@@ -24,7 +24,8 @@ def test_power_cut_drops_unsynced_records_and_keeps_fsynced_ones(healthy):
         assert powercut.on_lazyfs(lab, b)
         clients.fill(lab, plain, 2000, size=200)  # RF=1: acknowledged by broker b alone
         clients.fill(lab, synced, 200, size=200)
-        dropped = lab.power_cut(b)
+        dropped = lab.power_cut(b, remount=False)
+        assert not powercut.on_lazyfs(lab, b)  # started again on the ordinary filesystem
         kept_plain, kept_synced = flush.numbers(lab, plain), flush.numbers(lab, synced)
     assert not powercut.on_lazyfs(lab, b)
     data, backing = powercut._paths(lab, b)

@@ -115,10 +115,11 @@ class Faults:
         n = self._node(broker, "reading broker state")
         return self.launcher.state(n)
 
-    def power_cut(self, *brokers: int) -> dict[int, dict[str, int]]:
-        """SIGKILL brokers on LazyFS together, drop their unsynced writes, start them again."""
+    def power_cut(self, *brokers: int, remount: bool = True) -> dict[int, dict[str, int]]:
+        """SIGKILL brokers on LazyFS together, drop their unsynced writes, start them again
+        (remount=False: back on the ordinary filesystem, for a cut that ends the LazyFS block)."""
         from . import powercut
-        return powercut.power_cut(self, *brokers)
+        return powercut.power_cut(self, *brokers, remount=remount)
 
     @contextmanager
     def lazyfs(self, *brokers: int) -> Iterator[None]:

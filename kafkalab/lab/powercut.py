@@ -11,7 +11,8 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -43,38 +44,39 @@ def on_lazyfs(lab: Lab, broker: int) -> bool:
     return os.path.ismount(_paths(lab, broker)[0])
 
 
-def use(lab: Lab, *brokers: int) -> None:
-    """Move each broker's data onto LazyFS: clean stop, mount over a backing folder, start."""
-    for b in brokers:
-        data, backing = _paths(lab, b)
-        if os.path.ismount(data):
-            continue
-        lab.stop(b)
-        try:
-            if backing.exists():
-                raise LabError(f"{backing} exists: `python -m kafkalab down` puts it back")
-            data.rename(backing)
-            data.mkdir()
-            _mounts[b] = lazyfs.mount(backing, data)
-        finally:
+def _restarted(lab: Lab, brokers: list[int], step: Callable[[int], None]) -> None:
+    """Stop the brokers cleanly, all at once, run step(b) for each, then start them together."""
+    if not brokers:
+        return
+    with ThreadPoolExecutor(len(brokers)) as pool:  # each clean stop waits on the controller
+        list(pool.map(lab.stop, brokers))
+    try:
+        for b in brokers:
+            step(b)
+    finally:
+        for b in brokers:
             lab.start(b, wait=False)
     for b in brokers:
         lab.start(b)
+
+
+def use(lab: Lab, *brokers: int) -> None:
+    """Move each broker's data onto LazyFS: clean stop, mount over a backing folder, start."""
+    def mount(b: int) -> None:
+        data, backing = _paths(lab, b)
+        if backing.exists():
+            raise LabError(f"{backing} exists: `python -m kafkalab down` puts it back")
+        data.rename(backing)
+        data.mkdir()
+        _mounts[b] = lazyfs.mount(backing, data)
+    _restarted(lab, [b for b in brokers if not os.path.ismount(_paths(lab, b)[0])], mount)
 
 
 def leave(lab: Lab, *brokers: int) -> None:
     """Move each broker's data back to the ordinary filesystem (clean stop, unmount, start)."""
-    for b in brokers:
-        data, backing = _paths(lab, b)
-        if not os.path.ismount(data):
-            continue
-        lab.stop(b)
-        try:
-            _put_back(data, backing, _mounts.pop(b, None))
-        finally:
-            lab.start(b, wait=False)
-    for b in brokers:
-        lab.start(b)
+    def unmount(b: int) -> None:
+        _put_back(*_paths(lab, b), _mounts.pop(b, None))
+    _restarted(lab, [b for b in brokers if os.path.ismount(_paths(lab, b)[0])], unmount)
 
 
 def _put_back(data: Path, backing: Path, proc: subprocess.Popen | None = None) -> None:
@@ -96,9 +98,13 @@ def lazy(lab: Lab, *brokers: int) -> Iterator[None]:
         leave(lab, *brokers)
 
 
-def power_cut(lab: Lab, *brokers: int) -> dict[int, dict[str, int]]:
+def power_cut(lab: Lab, *brokers: int, remount: bool = True) -> dict[int, dict[str, int]]:
     """SIGKILL the brokers together, drop their unsynced writes, remount, start them again;
-    return the bytes dropped per broker and file."""
+    return the bytes dropped per broker and file.
+
+    remount=False puts their data back on the ordinary filesystem instead of remounting (what
+    survived is the same), so a block that ends with the cut saves a restart per broker.
+    """
     paths = {b: _paths(lab, b) for b in brokers}
     missing = [b for b, (data, _) in paths.items() if not os.path.ismount(data)]
     if missing:
@@ -116,8 +122,11 @@ def power_cut(lab: Lab, *brokers: int) -> dict[int, dict[str, int]]:
     try:
         for b, (data, backing) in paths.items():
             dropped[b] = lazyfs.power_cut(data)
-            lazyfs.unmount(data, _mounts.pop(b, None))
-            _mounts[b] = lazyfs.mount(backing, data)
+            if remount:
+                lazyfs.unmount(data, _mounts.pop(b, None))
+                _mounts[b] = lazyfs.mount(backing, data)
+            else:
+                _put_back(data, backing, _mounts.pop(b, None))
     finally:
         for b in brokers:
             lab.start(b, wait=False)

@@ -22,3 +22,10 @@ def parse_stat_cpu(stat: str) -> float:
 def cpu_seconds(pid: int) -> float:
     """CPU seconds (user + system, all threads) the process has used so far."""
     return parse_stat_cpu(Path(f"/proc/{pid}/stat").read_text())
+
+
+def text_since(log: Path, offset: int) -> str:
+    """What a log file gained since it was `offset` bytes long; all of it when log4j rolled the
+    file over meanwhile (it is then shorter than `offset`)."""
+    text = log.read_text(errors="replace")
+    return text[offset:] if len(text) >= offset else text

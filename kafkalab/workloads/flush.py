@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..probes import pagecache, syscalls
+from ..probes.process import text_since
 from ..waiting import wait_for
 from . import storage
 from .clients import ProduceRun, fill, interleaved, produce, read_partition
@@ -186,8 +187,7 @@ def restart(lab: Lab, broker: int, topics: list[str], how: str, lose_unsynced: l
                  f"broker {broker} to be back in the ISR of {topic} after its restart")
 
     def loaded():
-        text = logs.read_text(errors="replace")
-        r = restart_lines(text[offset:] if len(text) >= offset else text, topics[0])
+        r = restart_lines(text_since(logs, offset), topics[0])
         return r[0] >= 0 and r
     load_ms, lines = wait_for(loaded, 30, f"broker {broker} to log the load of {topics[0]}")
     return Restart(how + (" + unsynced pages lost" if lose_unsynced else ""), load_ms, lines, cut)

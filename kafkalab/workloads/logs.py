@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import LabError
 from ..logfile import Batch, read_batches, read_index, read_segment
+from ..probes.process import text_since
 from .clients import producer, watermarks
 
 if TYPE_CHECKING:
@@ -126,7 +127,7 @@ def corrupt_and_restart(lab: Lab, topic: str, batch_index: int) -> Corruption:
     logs = lab.process(broker, "reading the broker's log").logs / "server.log"
     offset = logs.stat().st_size
     restart(lab, broker, [topic], "kill", while_down=flip)
-    text = logs.read_text(errors="replace")[offset:]
+    text = text_since(logs, offset)
     lines = [ln for ln in text.splitlines() if f"partition={topic}-0" in ln
              and ("orrupt" in ln or "runcat" in ln or "invalid" in ln.lower())]
     after = read_segment(log)

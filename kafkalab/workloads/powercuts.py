@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from ..probes.process import text_since
 from .clients import fill
 from .flush import numbers, restart_lines
 
@@ -39,8 +40,10 @@ class Cut:
     fill_rates: dict[str, float] = field(default_factory=dict)  # records/s of the first fill
 
 
-def _measure(lab: Lab, scenario: str, brokers: tuple[int, ...], topics: dict[str, int]) -> Cut:
-    """Fill each topic (records: count), power-cut the brokers, read every topic back."""
+def _measure(lab: Lab, scenario: str, brokers: tuple[int, ...], topics: dict[str, int],
+             last: bool = True) -> Cut:
+    """Fill each topic (records: count), power-cut the brokers, read every topic back; after
+    the `last` cut of a LazyFS block they start again on the ordinary filesystem."""
     logs = {b: lab.process(b, "reading the broker's log").logs / "server.log" for b in brokers}
     first, *rest = topics.items()
     t = time.monotonic()
@@ -49,15 +52,14 @@ def _measure(lab: Lab, scenario: str, brokers: tuple[int, ...], topics: dict[str
     for name, records in rest:
         fill(lab, name, records, size=200)
     offsets = {b: logs[b].stat().st_size for b in brokers}
-    dropped = lab.power_cut(*brokers)
+    dropped = lab.power_cut(*brokers, remount=not last)
     cut = Cut(brokers, fill_rates={"LazyFS": fill_rate})
     for name, records in topics.items():
         log_bytes = sum(n for per in dropped.values() for f, n in per.items()
                         if f.startswith(f"{name}-") and f.endswith(".log"))
         cut.topics.append(Lost(scenario, name, records, len(numbers(lab, name)), log_bytes))
     for b in brokers:
-        text = logs[b].read_text(errors="replace")[offsets[b]:]
-        cut.recovery[b] = restart_lines(text, next(iter(topics)))[1]
+        cut.recovery[b] = restart_lines(text_since(logs[b], offsets[b]), next(iter(topics)))[1]
     return cut
 
 
@@ -103,10 +105,10 @@ def trials(lab: Lab, replication_factor: int = 3, all_machines: bool = False,
     scenario = "every machine" if all_machines else "one machine"
     out = []
     with lab.lazyfs(*cut):
-        for _ in range(runs):
+        for run in range(runs):
             topic = lab.new_topic(f"cut-rf{replication_factor}", config=config,
                                   replication_factor=replication_factor,
                                   min_insync_replicas=min(2, replication_factor),
                                   on=[[leader, *others][:replication_factor]])
-            out += _measure(lab, scenario, cut, {topic: records}).topics
+            out += _measure(lab, scenario, cut, {topic: records}, last=run == runs - 1).topics
     return out
