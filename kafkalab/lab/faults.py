@@ -1,6 +1,8 @@
 """Fault injection on the lab's brokers: kill, stop, pause, and context managers that always undo them."""
 from __future__ import annotations
 
+import socket
+import struct
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -58,13 +60,22 @@ class Faults:
             self.wait_for(lambda: self.answers(broker), timeout,
                           f"broker {broker} to answer requests after its start")
 
-    def answers(self, broker: int) -> bool:
-        """True when the broker itself answers a metadata request and lists itself as alive."""
-        from confluent_kafka.admin import AdminClient
-        one = AdminClient({"bootstrap.servers": f"{S.HOST}:{S.node(broker).port}",
-                           "socket.connection.setup.timeout.ms": 1000, "log_level": 0})
-        md = one.list_topics(timeout=1)
-        return md.orig_broker_id == broker and broker in md.brokers
+    def answers(self, broker: int, timeout: float = 1.0) -> bool:
+        """True when the broker itself answers a request (ApiVersions, on its own port).
+
+        Asked by hand over a socket, as a client library may send any request to whichever
+        broker it likes. A broker's listener starts accepting only once the controller has
+        unfenced it, so an answer means this process registered and serves.
+        """
+        request = struct.pack(">hhih", 18, 0, 1, len(b"kafkalab")) + b"kafkalab"  # ApiVersions v0
+        try:
+            with socket.create_connection((S.HOST, S.node(broker).port), timeout=timeout) as sock:
+                sock.settimeout(timeout)
+                sock.sendall(struct.pack(">i", len(request)) + request)
+                head = sock.recv(10)  # size, correlation id, error code
+        except OSError:
+            return False
+        return len(head) == 10 and struct.unpack(">ih", head[4:]) == (1, 0)  # our id, no error
 
     def pause(self, broker: int) -> None:
         """Freeze the broker (SIGSTOP / docker pause): it keeps its sockets but answers nothing."""
