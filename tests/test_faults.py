@@ -1,10 +1,14 @@
 """Faults on the real lab: kill, stop, pause, and their context managers."""
 from __future__ import annotations
 
+import json
+import re
+
 import pytest
 from confluent_kafka import Producer
 
 from kafkalab import LabError, LabTimeout
+from kafkalab.lab import metadata, tools, topology
 
 
 def leader_of(lab, topic):
@@ -27,6 +31,31 @@ def test_leader_kill_elects_new_leader_and_shrinks_isr(healthy):
         assert len(isr) == 2
     assert lab.state(old) == "up"
     lab.wait_for(lambda: lab.isr(topic) == [1, 2, 3], 60, f"the ISR of {topic} to be 3 again")
+    history = metadata.history(lab, topic)  # the controller's records, decoded in Python
+    leaders = [h.leader for i, h in enumerate(history) if i == 0 or history[i - 1].leader != h.leader]
+    assert leaders[:2] == [old, new], history
+    assert any(old not in h.isr for h in history) and history[-1].isr == [1, 2, 3], history
+
+
+def test_metadata_log_decoded_in_python_matches_kafka_dump_log(healthy, tmp_path):
+    lab = healthy
+    folder = lab.launcher.data_dir(topology.CONTROLLER) / "__cluster_metadata-0"
+    copies = []
+    for seg in sorted(folder.glob("*.log")):  # the batches written in full, as they are now
+        data = seg.read_bytes()
+        copies.append(tmp_path / seg.name)
+        copies[-1].write_bytes(data[:metadata.written(data)])
+    out = tools.run("kafka-dump-log", "--cluster-metadata-decoder",
+                    "--files", ",".join(map(str, copies))).stdout
+    theirs = [(int(m[1]), json.loads(m[2])) for line in out.splitlines()
+              if (m := re.search(r"CreateTime: (\d+).*payload: (\{.*\})\s*$", line))]
+    theirs = [(t, rec) for t, rec in theirs if rec["type"] in
+              ("TOPIC_RECORD", "PARTITION_RECORD", "PARTITION_CHANGE_RECORD")]
+    ours = [rec for seg in copies for rec in metadata._segment(seg)]
+    assert {rec["type"] for _, rec in ours} >= {"TOPIC_RECORD", "PARTITION_CHANGE_RECORD"}
+    assert len(ours) == len(theirs)
+    for mine, kafka in zip(ours, theirs, strict=True):
+        assert mine == kafka and list(mine[1]["data"]) == list(kafka[1]["data"])
 
 
 def test_pause_then_resume_drops_and_restores_follower(healthy):
