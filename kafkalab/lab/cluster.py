@@ -42,6 +42,10 @@ class Lab(Faults):
         self._isolated = {}
         self.admin = AdminClient({**ADMIN, "bootstrap.servers": bootstrap})
 
+    def renew_admin(self) -> None:
+        """Replace the harness's admin client (an old one's metadata cache can stay stale)."""
+        self.admin = AdminClient({**ADMIN, "bootstrap.servers": self.bootstrap})
+
     def __repr__(self) -> str:
         """One line: where the lab is and how it is run."""
         how = self.launcher.kind if self.launcher else "external"
