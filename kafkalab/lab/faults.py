@@ -60,6 +60,13 @@ class Faults:
             self.wait_for(lambda: self.answers(broker), timeout,
                           f"broker {broker} to answer requests after its start")
 
+    def start_all(self, brokers: list[int], wait: bool = True) -> None:
+        """Start the brokers together (their JVMs boot side by side); wait until each answers."""
+        for b in brokers:
+            self.start(b, wait=False)
+        for b in brokers if wait else ():
+            self.start(b)
+
     def answers(self, broker: int, timeout: float = 1.0) -> bool:
         """True when the broker itself answers a request (ApiVersions, on its own port).
 
@@ -140,13 +147,19 @@ class Faults:
             yield
 
     @contextmanager
-    def killed(self, broker: int, wait: bool = True) -> Iterator[float]:
-        """Kill the broker for the block; start it again however the block ends."""
-        t = self.kill(broker)
+    def killed(self, *brokers: int, wait: bool = True) -> Iterator[float]:
+        """Kill the brokers for the block (yield the first kill's time); start them again,
+        together, however the block ends."""
+        done: list[int] = []
         try:
+            t = self.kill(brokers[0])
+            done.append(brokers[0])
+            for b in brokers[1:]:
+                self.kill(b)
+                done.append(b)
             yield t
         finally:
-            self.start(broker, wait=wait)
+            self.start_all(done, wait=wait)
 
     @contextmanager
     def stopped(self, broker: int, wait: bool = True) -> Iterator[None]:
@@ -173,8 +186,7 @@ class Faults:
             self.reconnect(b)
         if self.launcher is not None:
             network.clear()
-        for b in S.BROKERS:
-            if self.launcher is not None and self.launcher.state(b) != "up":
-                self.start(b.id)
-                touched.append(b.id)
-        return touched
+        down = [b.id for b in S.BROKERS
+                if self.launcher is not None and self.launcher.state(b) != "up"]
+        self.start_all(down)
+        return touched + down

@@ -102,13 +102,17 @@ def writes_with_brokers_down(lab: Lab, topic: str, configs: dict[str, dict]) -> 
             run.outcome[label][step] = write_one(lab, topic, config)
 
     probe(0)
-    with contextlib.ExitStack() as stack:
-        for down, b in enumerate(victims, start=1):
-            stack.enter_context(lab.killed(b))
+    down: list[int] = []
+    try:
+        for b in victims:
+            lab.kill(b)
+            down.append(b)
             lab.wait_for(lambda: b not in lab.isr(topic) and b not in lab.live_brokers(), 30,
                          f"broker {b} to be fenced and out of the ISR")
-            probe(down)
+            probe(len(down))
         run.hw_two_down = high_watermark(lab, topic)
+    finally:
+        lab.start_all(down)
     lab.wait_in_sync(topic)
     written = 1 + max(w.offset for row in run.outcome.values() for w in row.values())
     run.hw_back = lab.wait_for(lambda: (hw := high_watermark(lab, topic)) >= written and hw,

@@ -256,7 +256,7 @@ def retries_while_refused(lab: Lab, configs: dict[str, dict], seconds: float = 6
     topic = lab.new_topic("refused", replication_factor=3, min_insync_replicas=2)
     first, second = lab.followers(topic)
     result: dict[str, Refused] = {}
-    with lab.killed(first), lab.killed(second):
+    with lab.killed(first, second):
         lab.wait_for(lambda: write_one(lab, topic, {"acks": "all"}).error
                      == "NOT_ENOUGH_REPLICAS", 30,
                      f"the leader of {topic} to refuse acks=all writes")
