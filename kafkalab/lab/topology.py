@@ -72,6 +72,13 @@ BROKER_SETTINGS: dict[str, str] = {
     "log.retention.check.interval.ms": "5000",  # default 300000
     # An idle log cleaner looks for work every second instead of every 15 s.
     "log.cleaner.backoff.ms": "1000",  # default 15000
+    # A deleted topic's folders (and a deleted segment's files) go 1 s later instead of 60 s,
+    # so a broker restarted soon after a topic was deleted has fewer logs to load.
+    "log.segment.delete.delay.ms": "1000",  # default 60000
+    # A restarting node loads a metadata snapshot at most 10 s old instead of replaying the
+    # metadata log from its start; snapshots older than 10 minutes are removed.
+    "metadata.log.max.snapshot.interval.ms": "10000",  # default 3600000 (1 hour)
+    "metadata.max.retention.ms": "600000",  # default 604800000 (7 days)
     # A transaction past its transaction.timeout.ms is aborted within 1 s instead of 10 s.
     "transaction.abort.timed.out.transaction.cleanup.interval.ms": "1000",  # default 10000
     # Internal topics are replicated like production ones: survive a broker failure.
@@ -103,6 +110,8 @@ KAFKA_DEFAULTS: dict[str, str] = {
     "group.consumer.min.heartbeat.interval.ms": "5000",
     "group.initial.rebalance.delay.ms": "3000", "log.initial.task.delay.ms": "30000",
     "log.retention.check.interval.ms": "300000", "log.cleaner.backoff.ms": "15000",
+    "log.segment.delete.delay.ms": "60000", "metadata.log.max.snapshot.interval.ms": "3600000",
+    "metadata.max.retention.ms": "604800000",
     "transaction.abort.timed.out.transaction.cleanup.interval.ms": "10000",
     "offsets.topic.replication.factor": "3", "transaction.state.log.replication.factor": "3",
     "transaction.state.log.min.isr": "2",
@@ -120,6 +129,8 @@ CONTROLLER_SETTINGS: dict[str, str] = {
     "broker.session.timeout.ms": BROKER_SETTINGS["broker.session.timeout.ms"],
     # Leadership moves back to the preferred replica 10 s after it could, not 300 s (chapter 07).
     "leader.imbalance.check.interval.seconds": "10",  # default 300
+    "metadata.log.max.snapshot.interval.ms": BROKER_SETTINGS["metadata.log.max.snapshot.interval.ms"],
+    "metadata.max.retention.ms": BROKER_SETTINGS["metadata.max.retention.ms"],
     "num.io.threads": "2",
     "num.network.threads": "1",
     "background.threads": "2",
