@@ -12,10 +12,11 @@ from __future__ import annotations
 import fcntl
 import os
 import shutil
+import signal
 import time
 from pathlib import Path
 
-from ..errors import LabError
+from ..errors import LabError, LabTimeout
 from ..waiting import wait_for
 from . import topology as S
 
@@ -73,17 +74,16 @@ def build(timeout: float = 120) -> list[Path]:
         launcher.cds_dump = parts
         launcher.format(nodes)
         procs = {}
+        logs = {n: launcher.node_dir(n) / "logs" / "server.log" for n in nodes}
         try:
-            for n in nodes:
+            for n in nodes:  # side by side: the broker waits for the controller by itself
                 launcher.start(n)
                 procs[n.role] = _children[int((launcher.node_dir(n) / "pid").read_text())]
-                log = launcher.node_dir(n) / "logs" / "server.log"
-                wait_for(lambda: log.exists() and STARTED in log.read_text(errors="replace"),
-                         timeout, f"{n.name} of the class-data build to start (see {log})")
+            for n in nodes:
+                wait_for(lambda: logs[n].exists() and STARTED in logs[n].read_text(errors="replace"),
+                         timeout, f"{n.name} of the class-data build to start (see {logs[n]})")
         finally:
-            for n in reversed(nodes):  # the broker first: it needs the controller to stop
-                if launcher.pid(n) is not None:
-                    launcher.stop(n, timeout=60)
+            _stop(launcher, *nodes, logs[nodes[1]])
         written = []
         for role, part in parts.items():
             # A node killed after its stop timed out may have written half an archive.
@@ -94,6 +94,21 @@ def build(timeout: float = 120) -> list[Path]:
                 written.append(archive(role, major))
         shutil.rmtree(launcher.run_dir, ignore_errors=True)
         return written
+
+
+def _stop(launcher, controller: S.Node, broker: S.Node, broker_log: Path) -> None:
+    """Stop the broker, then the controller as soon as the broker has shut down (its controlled
+    shutdown needs the controller), while the broker's JVM still writes its archive."""
+    if launcher.pid(broker) is not None:
+        launcher.signal(broker, signal.SIGTERM)
+        try:
+            wait_for(lambda: launcher.pid(broker) is None or "shut down completed" in
+                     broker_log.read_text(errors="replace"), 60, "the class-data build's broker to shut down")
+        except LabTimeout:
+            pass  # stop() below kills it
+    for n in (controller, broker):
+        if launcher.pid(n) is not None:
+            launcher.stop(n, timeout=60)
 
 
 def main() -> int:
