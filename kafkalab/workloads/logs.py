@@ -108,6 +108,7 @@ class Corruption:
     log_end_before: int
     log_end_after: int
     lines: list[str]  # the broker's log lines about the damage
+    ahead: set[bytes]  # the values of the records in the batches before the damaged one
 
 
 def corrupt_and_restart(lab: Lab, topic: str, batch_index: int) -> Corruption:
@@ -132,7 +133,8 @@ def corrupt_and_restart(lab: Lab, topic: str, batch_index: int) -> Corruption:
              and ("orrupt" in ln or "runcat" in ln or "invalid" in ln.lower())]
     after = read_segment(log)
     return Corruption(target.base_offset, position, before[-1].last_offset + 1,
-                      (after[-1].last_offset + 1) if after else 0, lines)
+                      (after[-1].last_offset + 1) if after else 0, lines,
+                      {r.value for b in before[:batch_index] for r in b.records})
 
 
 def log_dirs_size(described: str, broker: int, partition: str) -> int:
