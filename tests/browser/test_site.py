@@ -16,8 +16,11 @@ import pytest
 from kafkalab.book import site as book
 
 CHROMIUM = Path("/usr/bin/chromium")
+# No host but 127.0.0.1 resolves, so a page can never load anything from the internet (a
+# rule in the browser rather than Playwright routing, which would turn off its HTTP cache).
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"]
 SHOTS = book.S.ROOT / "_build" / "screenshots"
 PAGES = sorted(p.relative_to(book.HTML).as_posix() for p in book.HTML.rglob("*.html")
                if not p.relative_to(book.HTML).as_posix().startswith("_")) \
@@ -41,24 +44,23 @@ def site():
 
 @pytest.fixture(scope="module")
 def browser():
-    """Headless Debian Chromium under Playwright."""
+    """One headless Debian Chromium context under Playwright: its pages share an HTTP cache,
+    as a reader's tabs do."""
     if not CHROMIUM.exists():
         pytest.fail("no /usr/bin/chromium: `make tools` installs Debian's chromium as root")
     from playwright.sync_api import sync_playwright
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=FLAGS)
-        yield b
+        yield b.new_context(viewport={"width": 1280, "height": 900})
         b.close()
 
 
 def _open(browser, url: str):
-    """A fresh page that never leaves 127.0.0.1, recording script errors and failed loads."""
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    """A fresh page (127.0.0.1 only), recording script errors and failed loads."""
+    page = browser.new_page()
     page.errors, page.failed = [], []
     page.on("pageerror", lambda e: page.errors.append(str(e)))
     page.on("response", lambda r: r.status >= 400 and page.failed.append(f"{r.status} {r.url}"))
-    page.route("**/*", lambda route: route.continue_()
-               if urlparse(route.request.url).hostname == "127.0.0.1" else route.abort())
     response = page.goto(url, wait_until="load")
     assert response is not None and response.ok, f"{url}: {response and response.status}"
     return page
