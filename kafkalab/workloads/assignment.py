@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from .group import TP, Group
 from .rebalance import settled, tps
+from .together import side_by_side
 
 if TYPE_CHECKING:
     from ..lab.cluster import Lab
@@ -91,3 +92,11 @@ def run_sequence(lab: Lab, assignor: str, topics: dict[str, int],
                                   moved, g.now() - at, held))
             before = owners
     return seq
+
+
+def run_sequences(lab: Lab, assignors: tuple[str, ...], topics: dict[str, int],
+                  script: tuple[str, ...] = ("join", "join", "join", "leave")) -> dict[str, Sequence]:
+    """run_sequence for each assignor, side by side: one group each, on the same topics."""
+    for assignor in assignors:
+        config_for(assignor)  # an unknown name fails here, before any group starts
+    return side_by_side({a: lambda a=a: run_sequence(lab, a, topics, script) for a in assignors})
