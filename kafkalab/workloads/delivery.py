@@ -5,6 +5,7 @@ import logging
 import threading
 import time
 from collections import Counter
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -113,14 +114,23 @@ class Outage:
 def outage(lab: Lab, config: dict, outage_s: float = 6.0, before_s: float = 1.0,
            after_s: float = 2.0, rate: float = 50.0) -> Outage:
     """Send at `rate`/s while the single replica of a new RF=1 topic is down for `outage_s` s."""
+    return outages(lab, {"": config}, outage_s, before_s, after_s, rate)[""]
+
+
+def outages(lab: Lab, configs: dict[str, dict], outage_s: float = 6.0, before_s: float = 1.0,
+            after_s: float = 2.0, rate: float = 50.0) -> dict[str, Outage]:
+    """One producer per config, each sending at `rate`/s to one new RF=1 topic, through the
+    same outage of its single replica (down for `outage_s` s)."""
     lab.require_own("an outage (it kills a broker)")
     if not 0 < outage_s <= 60 or rate <= 0:
         raise ValueError(f"outage_s = {outage_s}: use 0-60 s; rate = {rate}/s must be positive")
     topic = lab.new_topic("outage", replication_factor=1)
     broker = lab.leader(topic)
-    p = producer(lab, config)
-    with Steady(p, topic, rate) as steady:
-        t0 = steady.t0
+    producers = {label: producer(lab, config) for label, config in configs.items()}
+    with ExitStack() as senders:
+        steady = {label: senders.enter_context(Steady(p, topic, rate))
+                  for label, p in producers.items()}
+        t0 = min(s.t0 for s in steady.values())
         sleep_until(t0 + before_s)  # the schedule of the experiment, not a wait for a condition
         with lab.killed(broker, wait=False) as killed_at:
             sleep_until(killed_at + outage_s)
@@ -128,10 +138,10 @@ def outage(lab: Lab, config: dict, outage_s: float = 6.0, before_s: float = 1.0,
         lab.wait_for(lambda: lab.leader(topic) == broker, 60, f"broker {broker} to lead {topic}")
         back_at = time.monotonic()
         sleep_until(back_at + after_s)
-    timeout_s = float(config.get("message.timeout.ms", 300000)) / 1000
-    p.flush(timeout_s + 10)
-    records, achieved = steady.records, steady.rate
-    return Outage(dict(config), records, killed_at - t0, restart_at - t0, back_at - t0, achieved)
+    for label, p in producers.items():
+        p.flush(float(configs[label].get("message.timeout.ms", 300000)) / 1000 + 10)
+    return {label: Outage(dict(configs[label]), s.records, killed_at - s.t0, restart_at - s.t0,
+                          back_at - s.t0, s.rate) for label, s in steady.items()}
 
 
 @dataclass
