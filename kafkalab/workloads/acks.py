@@ -37,6 +37,15 @@ def leader_loss_trial(lab: Lab, config: dict, replication_factor: int = 3,
     the leader is killed and the followers resumed, so one of them takes over without those
     records. Returns how many acknowledged records the partition no longer has.
     """
+    return leader_loss_trials(lab, {"": config}, replication_factor, min_insync_replicas,
+                              records, lag_s)[""]
+
+
+def leader_loss_trials(lab: Lab, configs: dict[str, dict], replication_factor: int = 3,
+                       min_insync_replicas: int = 2, records: int = 300,
+                       lag_s: float = 1.0) -> dict[str, LossTrial]:
+    """leader_loss_trial with one producer per config, side by side on one topic: each writes
+    `records` records of its own through the same pause and the same dead leader."""
     lab.require_own("a leader-failure trial (it kills brokers)")
     if not 0 < lag_s <= topology.max_pause_s():
         raise ValueError(f"lag_s = {lag_s}: use 0-{topology.max_pause_s():g} s, below the "
@@ -46,38 +55,51 @@ def leader_loss_trial(lab: Lab, config: dict, replication_factor: int = 3,
                           min_insync_replicas=min_insync_replicas)
     leader = lab.leader(topic)
     followers = lab.followers(topic)
-    p = producer(lab, {"message.timeout.ms": 30000, **config})
-    acked: set[bytes] = set()
-    errors: dict[str, int] = {}
+    producers = {k: producer(lab, {"message.timeout.ms": 30000, **c}) for k, c in configs.items()}
+    acked: dict[str, set[bytes]] = {k: set() for k in configs}
+    errors: dict[str, dict[str, int]] = {k: {} for k in configs}
 
-    def report(err, msg) -> None:
-        if err is None:
-            acked.add(msg.value())
-        else:
-            errors[err.name()] = errors.get(err.name(), 0) + 1
+    def reporter(k: str):
+        def report(err, msg) -> None:
+            if err is None:
+                acked[k].add(msg.value())
+            else:
+                errors[k][err.name()] = errors[k].get(err.name(), 0) + 1
+        return report
 
-    p.produce(topic, b"warm-up")  # connect and learn the leader before the pause,
-    p.flush(30)                    # so the timed records leave while it lasts
+    for k, p in producers.items():
+        p.produce(topic, f"{k}warm-up".encode())  # connect and learn the leader before the
+        p.flush(30)                                 # pause, so the timed records leave while it lasts
+    *others, last = producers.values()
     try:
         with contextlib.ExitStack() as stack:
             for f in followers:
                 stack.enter_context(lab.paused(f))
             start = time.monotonic()
             for i in range(records):
-                p.produce(topic, f"record-{i}".encode(), on_delivery=report)
-                pace(p, start + (i + 1) * lag_s / records)
+                for k, p in producers.items():
+                    p.produce(topic, f"{k}record-{i}".encode(), on_delivery=reporter(k))
+                for p in others:
+                    p.poll(0)
+                pace(last, start + (i + 1) * lag_s / records)
             lab.kill(leader)
         if followers:
             lab.wait_for(lambda: lab.leader(topic) not in (-1, leader), 30,
                          f"a follower of {topic} to take over from broker {leader}")
-            p.flush(40)
+            for p in producers.values():
+                p.flush(40)
     finally:
         if lab.state(leader) == "down":
             lab.start(leader)
-    p.flush(40)
-    kept = read_partition(lab, topic) - {b"warm-up"}
-    gone = oracles.lost(acked, kept)
-    return LossTrial(dict(config), leader, len(acked), len(acked) - len(gone), len(gone), errors)
+    for p in producers.values():
+        p.flush(40)
+    kept = read_partition(lab, topic)
+    trials = {}
+    for k in configs:
+        gone = oracles.lost(acked[k], kept)
+        trials[k] = LossTrial(dict(configs[k]), leader, len(acked[k]), len(acked[k]) - len(gone),
+                              len(gone), errors[k])
+    return trials
 
 
 @dataclass
@@ -121,4 +143,5 @@ def writes_with_brokers_down(lab: Lab, topic: str, configs: dict[str, dict]) -> 
     return run
 
 
-__all__ = ["FloorRun", "LossTrial", "Write", "leader_loss_trial", "writes_with_brokers_down"]
+__all__ = ["FloorRun", "LossTrial", "Write", "leader_loss_trial", "leader_loss_trials",
+           "writes_with_brokers_down"]
