@@ -13,6 +13,7 @@ from .. import oracles
 from ..lab import topology
 from ..waiting import sleep_until
 from .clients import pace, produce_requests, producer, read_partition, write_one
+from .together import side_by_side
 
 if TYPE_CHECKING:
     from ..lab.cluster import Lab
@@ -259,32 +260,35 @@ class Refused:
 
 
 def retries_while_refused(lab: Lab, configs: dict[str, dict], seconds: float = 6.0) -> dict[str, Refused]:
-    """Send one acks=all record per config while the partition refuses it (ISR below
-    min.insync.replicas), each with a `seconds` deadline; time every produce request it makes
-    (librdkafka's protocol debug log) and its outcome."""
+    """Send one acks=all record per config, side by side, while the partition refuses it (ISR
+    below min.insync.replicas), each with a `seconds` deadline; time every produce request it
+    makes (librdkafka's protocol debug log) and its outcome."""
     lab.require_own("refusing writes (it kills brokers)")
     topic = lab.new_topic("refused", replication_factor=3, min_insync_replicas=2)
     first, second = lab.followers(topic)
-    result: dict[str, Refused] = {}
     with lab.killed(first, second):
         lab.wait_for(lambda: write_one(lab, topic, {"acks": "all"}).error
                      == "NOT_ENOUGH_REPLICAS", 30,
                      f"the leader of {topic} to refuse acks=all writes")
-        for label, config in configs.items():  # one at a time, each with its own deadline
-            log = _RequestLog()
-            logger = logging.getLogger(f"kafkalab.refused.{id(log)}")
-            logger.propagate = False
-            logger.setLevel(logging.DEBUG)
-            logger.addHandler(log)
-            p = producer(lab, {"acks": "all", "message.timeout.ms": int(seconds * 1000),
-                               "debug": "protocol", "logger": logger, **config}, quiet=False)
-            outcome: list = []
-            t0 = time.monotonic()
-            p.produce(topic, b"refused", on_delivery=lambda err, msg: outcome.append(
-                (err.name() if err is not None else "delivered", time.monotonic() - t0)))
-            lab.wait_for(lambda: p.poll(0.01) is not None and outcome, seconds + 10,
-                         f"the outcome of the refused record ({label})", interval=0)
-            p.poll(0.2)  # the log lines queued with the outcome
-            logger.removeHandler(log)
-            result[label] = Refused(dict(config), [t - t0 for t in log.sent], *outcome[0])
-    return result
+        return side_by_side({label: lambda label=label, config=config: _refused_once(
+            lab, topic, label, config, seconds) for label, config in configs.items()})
+
+
+def _refused_once(lab: Lab, topic: str, label: str, config: dict, seconds: float) -> Refused:
+    """One acks=all record with `config` to a refusing partition: its requests and outcome."""
+    log = _RequestLog()
+    logger = logging.getLogger(f"kafkalab.refused.{id(log)}")
+    logger.propagate = False
+    logger.setLevel(logging.DEBUG)
+    logger.addHandler(log)
+    p = producer(lab, {"acks": "all", "message.timeout.ms": int(seconds * 1000),
+                       "debug": "protocol", "logger": logger, **config}, quiet=False)
+    outcome: list = []
+    t0 = time.monotonic()
+    p.produce(topic, b"refused", on_delivery=lambda err, msg: outcome.append(
+        (err.name() if err is not None else "delivered", time.monotonic() - t0)))
+    lab.wait_for(lambda: p.poll(0.01) is not None and outcome, seconds + 10,
+                 f"the outcome of the refused record ({label})", interval=0)
+    p.poll(0.2)  # the log lines queued with the outcome
+    logger.removeHandler(log)
+    return Refused(dict(config), [t - t0 for t in log.sent], *outcome[0])
