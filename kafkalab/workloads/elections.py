@@ -271,37 +271,54 @@ def preferred_return(lab: Lab, how: str = "automatic", timeout: float = 60) -> P
     """Kill a partition's preferred leader, restart it once another broker leads, and time
     leadership moving back: by the controller's own periodic check ("automatic"), or by
     elect_leaders(PREFERRED) as soon as it is back in sync ("requested")."""
+    return preferred_returns(lab, (how,), timeout)[0]
+
+
+def preferred_returns(lab: Lab, hows: tuple[str, ...] = ("automatic", "requested"),
+                      timeout: float = 60) -> list[Preferred]:
+    """preferred_return for each way, side by side: one topic per way, all with the same
+    preferred leader, through the same kill and restart."""
     from confluent_kafka import ElectionType, TopicPartition
-    if how not in ("automatic", "requested"):
-        raise ValueError(f"how = {how!r}: use 'automatic' or 'requested'")
+    for how in hows:
+        if how not in ("automatic", "requested"):
+            raise ValueError(f"how = {how!r}: use 'automatic' or 'requested'")
     lab.require_own("killing the preferred leader")
-    topic = lab.new_topic("preferred", min_insync_replicas=2)
-    preferred = lab.replicas(topic)[0]
-    run = Preferred(topic, preferred, how)
+    first = lab.new_topic("preferred", min_insync_replicas=2)
+    replicas = lab.replicas(first)
+    topics = [first] + [lab.new_topic("preferred", min_insync_replicas=2, on=replicas)
+                        for _ in hows[1:]]
+    preferred = replicas[0]
+    runs = [Preferred(t, preferred, how) for t, how in zip(topics, hows)]
     t0 = lab.kill(preferred)
+    restarted = [False]
 
     def step() -> bool:
-        p = lab.partition(topic)
         t = time.monotonic() - t0
-        run.leaders.append((t, p.leader))
-        if p.leader not in (-1, preferred) and run.moved_at != run.moved_at:
-            run.moved_at = t
-            run.restart_at = time.monotonic() - t0
+        parts = [lab.partition(run.topic) for run in runs]
+        for run, p in zip(runs, parts):
+            run.leaders.append((t, p.leader))
+            if p.leader not in (-1, preferred) and run.moved_at != run.moved_at:
+                run.moved_at = t
+        if not restarted[0] and all(run.moved_at == run.moved_at for run in runs):
+            restarted[0] = True
+            for run in runs:
+                run.restart_at = time.monotonic() - t0
             lab.start(preferred, wait=False)
-        if run.restart_at == run.restart_at and preferred in p.isrs and run.in_sync_at != run.in_sync_at:
-            run.in_sync_at = t
-            if how == "requested":
-                tp = TopicPartition(topic, 0)
-                err = lab.admin.elect_leaders(ElectionType.PREFERRED, [tp]).result(15).get(tp)
-                run.answer = "elected" if err is None else err.name()
-        if run.in_sync_at == run.in_sync_at and p.leader == preferred:
-            run.leads_at = t
-            return True
-        return False
+        for run, p in zip(runs, parts):
+            if restarted[0] and preferred in p.isrs and run.in_sync_at != run.in_sync_at:
+                run.in_sync_at = t
+                if run.how == "requested":
+                    tp = TopicPartition(run.topic, 0)
+                    err = lab.admin.elect_leaders(ElectionType.PREFERRED, [tp]).result(15).get(tp)
+                    run.answer = "elected" if err is None else err.name()
+            if run.in_sync_at == run.in_sync_at and p.leader == preferred:
+                run.leads_at = run.leads_at if run.leads_at == run.leads_at else t
+        return all(run.leads_at == run.leads_at for run in runs)
     try:
-        lab.wait_for(step, timeout, f"broker {preferred} to lead {topic} again", interval=0.1)
+        lab.wait_for(step, timeout, f"broker {preferred} to lead {', '.join(topics)} again",
+                     interval=0.1)
     finally:
         if lab.state(preferred) != "up":
             lab.start(preferred)
     lab.wait_for(lambda: preferred in lab.live_brokers(), 30, f"broker {preferred} registered")
-    return run
+    return runs
