@@ -61,8 +61,8 @@ lint: venv $(ACTIONLINT)
 
 # Lint, then unit and behaviour tests against the real lab and every notebook with nbval (each
 # notebook runs once, exercises with their solutions; tests/nbcapture.py keeps the outputs),
-# then the site built from those outputs and opened in headless Chromium (a chapter run in
-# JupyterLab alone, as its verdicts time Kafka; then the site's pages two at a time).
+# then the site built from those outputs (its log in _build/book.log) while a chapter runs in
+# JupyterLab under headless Chromium, then the site's pages opened two at a time.
 # The suite runs in LANES lanes: lane N is a whole lab of its own (KAFKALAB_LANE=N: ports
 # 19090+100N, .lab-laneN/) driven by pytest-xdist worker gwN; a file's cells stay on one lane, in order. The few files
 # whose verdicts compare latencies (nbcapture.SOLO) then run alone, on lane 0. Every lab is
@@ -81,9 +81,11 @@ test: venv jars tools lint
 	if [ $(LANES) = 1 ]; then $(NBVAL); else \
 	  KAFKALAB_PHASE=lanes $(NBVAL) -n $(LANES); lanes=$$?; \
 	  for l in $(filter-out 0,$(LANE_IDS)); do KAFKALAB_LANE=$$l $(PY) -m kafkalab down; done; \
-	  KAFKALAB_PHASE=solo $(NBVAL); solo=$$?; [ $$lanes = 0 ] && [ $$solo = 0 ]; fi && \
-	$(PY) -m kafkalab.book --no-execute && \
-	$(PY) -m pytest -p no:cacheprovider -o testpaths= tests/browser/test_jupyterlab.py && \
+	  KAFKALAB_PHASE=solo $(NBVAL); solo=$$?; [ $$lanes = 0 ] && [ $$solo = 0 ]; fi || exit 1; \
+	mkdir -p _build; $(PY) -m kafkalab.book --no-execute > _build/book.log 2>&1 & book=$$!; \
+	$(PY) -m pytest -p no:cacheprovider -o testpaths= tests/browser/test_jupyterlab.py; jl=$$?; \
+	wait $$book || { cat _build/book.log; echo "the site build failed: _build/book.log"; exit 1; }; \
+	tail -n 1 _build/book.log; [ $$jl = 0 ] || exit 1; \
 	$(PY) -m pytest -p no:cacheprovider -o testpaths= -n 2 tests/browser/test_site.py
 
 # The site: notebooks without an up-to-date executed copy run against the lab, then

@@ -123,3 +123,27 @@ def test_log_dir_holds_the_partition_segments(lab):
         logs = lab.wait_for(lambda: [f for f in d.glob("*.log") if f.stat().st_size > 0], 10,
                             f"a non-empty segment in {d}")
         assert b"on disk" in logs[0].read_bytes()
+
+
+def test_ask_retries_with_a_new_admin_client_and_raises_other_errors_at_once(lab):
+    """lab.ask: an error it may retry brings a new admin client and another try; any other
+    error comes out at once as a LabError naming the request."""
+    from confluent_kafka import KafkaError, KafkaException, TopicPartition
+    topic = lab.new_topic("ask", replication_factor=1)
+    clients_seen, tries = [], []
+
+    def flaky(admin):
+        clients_seen.append(admin)
+        tries.append(1)
+        if len(tries) < 3:  # the first two answers: what a stale client said
+            raise KafkaException(KafkaError(KafkaError.LEADER_NOT_AVAILABLE, "No leaders found"))
+        return admin.list_topics(topic, timeout=10).topics[topic].partitions[0].leader
+
+    assert lab.ask(flaky, 10, f"the leader of {topic}") in lab.brokers
+    assert len(tries) == 3 and len({id(c) for c in clients_seen}) == 3, "no new client per retry"
+    beyond = TopicPartition(topic, 0, 1_000_000)  # no such offset: OFFSET_OUT_OF_RANGE
+    start = time.monotonic()
+    with pytest.raises(LabError, match="DeleteRecords"):
+        lab.ask(lambda admin: admin.delete_records([beyond], request_timeout=10)[beyond].result(11),
+                20, "DeleteRecords beyond the end", again=lambda e: e.retriable())
+    assert time.monotonic() - start < 5, "a non-retriable error was retried"

@@ -5,8 +5,9 @@ import os
 import re
 import socket
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from confluent_kafka import KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
@@ -18,6 +19,7 @@ from . import topology as S
 from .faults import Faults
 from .launcher import Launcher, launcher_for
 
+T = TypeVar("T")
 QUIET = {"log_level": 0}  # the harness's own clients stay silent; chapters' clients do not
 # The harness's admin client gives up on a request after 1.5 s, so a paused broker (which
 # holds its connection open but never answers) costs one timeout, then another broker is asked.
@@ -45,6 +47,21 @@ class Lab(Faults):
     def renew_admin(self) -> None:
         """Replace the harness's admin client (an old one's metadata cache can stay stale)."""
         self.admin = AdminClient({**ADMIN, "bootstrap.servers": self.bootstrap})
+
+    def ask(self, request: Callable[[AdminClient], T], timeout: float, what: str,
+            again: Callable[[KafkaError], bool] = lambda e: True) -> T:
+        """request(admin) until it answers, with a new admin client after each error `again`
+        accepts (seen twice: one client answering "No leaders found" for 15-30 s about a
+        topic whose leader was up); other errors are raised at once."""
+        def attempt() -> tuple[T]:
+            try:
+                return (request(self.admin),)
+            except KafkaException as e:
+                if not again(e.args[0]):
+                    raise LabError(f"{what}: {e.args[0]}") from None
+                self.renew_admin()
+                raise
+        return wait_for(attempt, timeout, what, interval=0.2)[0]
 
     def __repr__(self) -> str:
         """One line: where the lab is and how it is run."""

@@ -81,25 +81,20 @@ def read_values(lab: Lab, topic: str, partition: int, isolation: str) -> list[tu
 
 def end_offsets(lab: Lab, topic: str, partition: int = 0) -> tuple[int, int]:
     """(high watermark, last stable offset) of a partition, from ListOffsets with each isolation."""
-    from confluent_kafka import IsolationLevel, KafkaException, TopicPartition
+    from confluent_kafka import IsolationLevel, TopicPartition
     from confluent_kafka.admin import OffsetSpec
     tp = TopicPartition(topic, partition)
 
-    def latest(level) -> tuple[int]:
-        try:
-            fut = lab.admin.list_offsets({tp: OffsetSpec.latest()}, isolation_level=level,
-                                         request_timeout=10)
-            return (fut[tp].result().offset,)
-        except KafkaException:
-            lab.renew_admin()  # seen once: a client answering "No leaders found" for 15 s
-            raise
+    def latest(admin, level) -> int:
+        fut = admin.list_offsets({tp: OffsetSpec.latest()}, isolation_level=level,
+                                 request_timeout=10)
+        return fut[tp].result().offset
     # A broker applies new metadata a moment after the controller: asked about a new topic or a
-    # moved leader, the one queried may not know its leader yet ("No leaders found"); wait_for
+    # moved leader, the one queried may not know its leader yet ("No leaders found"); lab.ask
     # asks again on such errors, with a new admin client, until its deadline.
-    (high,), (stable,) = (wait_for(lambda lv=level: latest(lv), 15,
-                                   f"the {level.name} end offset of {topic}-{partition}")
-                          for level in (IsolationLevel.READ_UNCOMMITTED,
-                                        IsolationLevel.READ_COMMITTED))
+    high, stable = (lab.ask(lambda admin, lv=level: latest(admin, lv), 15,
+                            f"the {level.name} end offset of {topic}-{partition}")
+                    for level in (IsolationLevel.READ_UNCOMMITTED, IsolationLevel.READ_COMMITTED))
     return high, stable
 
 

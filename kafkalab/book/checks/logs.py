@@ -89,23 +89,16 @@ def check_resume_prediction(lab: Lab, predicted: int) -> None:
     from ...workloads import clients
     from ...workloads.retention import consume_from
     _whole("predicted", predicted, low=0)
-    from confluent_kafka import KafkaError, KafkaException, TopicPartition
+    from confluent_kafka import KafkaError, TopicPartition
 
-    from ...waiting import wait_for
     topic = lab.new_topic("ex-resume", replication_factor=1)
     clients.fill(lab, topic, 100, size=100)
     tp = TopicPartition(topic, 0, 60)
 
-    def delete() -> bool:  # the admin client may not know the new topic's leader yet
-        try:
-            lab.admin.delete_records([tp], request_timeout=10)[tp].result(11)
-        except KafkaException as e:
-            if e.args[0].code() == KafkaError._NOENT or e.args[0].retriable():
-                lab.renew_admin()  # seen once: "No leaders found" from one client for 30 s
-                return False
-            raise
-        return True
-    wait_for(delete, 30, f"DeleteRecords below offset 60 on {topic}", interval=0.2)
+    # the admin client may not know the new topic's leader yet: ask again, with a new client
+    lab.ask(lambda admin: admin.delete_records([tp], request_timeout=10)[tp].result(11), 30,
+            f"DeleteRecords below offset 60 on {topic}",
+            again=lambda e: e.code() == KafkaError._NOENT or e.retriable())
     first = consume_from(lab, topic, 0, "earliest").first_offset
     if predicted != first:
         raise AssertionError(f"it received offset {first} first, not {predicted}: offset 0 is "
