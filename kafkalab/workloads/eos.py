@@ -17,6 +17,7 @@ from ..lab import children
 from ..lab import topology as S
 from ..waiting import wait_for
 from .clients import consumer, fill
+from .transactions import steady_coordinators
 
 if TYPE_CHECKING:
     from ..lab.cluster import Lab
@@ -32,6 +33,7 @@ class Processors:
                  producer_config: dict | None = None) -> None:
         """Prepare the processors' shared spec; each starts with start()."""
         lab.require_own("processor processes")
+        steady_coordinators(lab)
         if mode not in MODES + ("open",):
             raise ValueError(f"mode = {mode!r}: use one of {MODES}")
         self.name = f"proc-{uuid.uuid4().hex[:10]}"
