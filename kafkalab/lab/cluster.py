@@ -34,6 +34,18 @@ def _listening(port: int) -> bool:
         return s.connect_ex((S.HOST, port)) == 0
 
 
+def _refused(address: str) -> bool:
+    """True when host:port of a bootstrap address refuses TCP connections (nothing listens)."""
+    host, _, port = address.strip().split("://")[-1].rpartition(":")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=1).close()
+    except (ConnectionRefusedError, socket.gaierror):
+        return True
+    except (OSError, ValueError):  # a timeout or an address we cannot read: ask Kafka
+        return False
+    return False
+
+
 class Lab(Faults):
     """A running Kafka cluster: the book's own lab, or an external one (no faults, no files)."""
 
@@ -276,6 +288,9 @@ def connect(start: bool = True, timeout: float = 90) -> Lab:
     show_as_note()  # in a notebook, what an external cluster cannot do is a note, not a traceback
     external = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     if external:
+        if all(_refused(a) for a in external.split(",")):
+            raise LabError(f"nothing accepts connections at KAFKA_BOOTSTRAP_SERVERS={external}; "
+                           f"check it, or unset it and start the book's lab with `{S.UP_COMMAND}`")
         lab = Lab(external)
         try:
             lab.admin.list_topics(timeout=8)
