@@ -74,7 +74,9 @@ LANE_IDS = $(shell seq 0 $$(($(LANES) - 1)))
 NBVAL = $(PY) -m pytest -p no:cacheprovider -p tests.nbcapture --nbval-lax --nbval-cell-timeout=600 \
 	-o testpaths= --ignore=tests/browser tests chapters exercises
 test: export KAFKALAB_SOLUTIONS = 1
-test: venv jars tools lint
+test:
+	@# Set-up steps side by side: apt packages and actionlint while the venv, then the jars, install.
+	@$(MAKE) --no-print-directory -j4 venv jars tools lint
 	@trap 'for l in $(LANE_IDS); do KAFKALAB_LANE=$$l $(PY) -m kafkalab down; done' EXIT; \
 	pids=(); for l in $(LANE_IDS); do KAFKALAB_LANE=$$l $(PY) -m kafkalab up & pids+=($$!); done; \
 	for p in "$${pids[@]}"; do wait $$p || exit 1; done; \

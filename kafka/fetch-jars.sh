@@ -11,8 +11,10 @@ command -v mvn >/dev/null 2>&1 || need+=(mvn)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing ${need[*]} with apt-get (Java 17+ JDK and Maven)"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq default-jdk-headless maven >/dev/null
+    # One apt at a time: `make test` runs its set-up steps side by side.
+    (flock 9 && apt-get update -qq && \
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq default-jdk-headless maven >/dev/null \
+    ) 9>/run/lock/kafkalab-apt.lock
   else
     echo "missing: ${need[*]}. Install a Java 17+ JDK and Maven (Debian/Ubuntu:" \
          "sudo apt-get install default-jdk-headless maven), or use Docker:" \
