@@ -7,6 +7,7 @@ PY := $(VENV)/bin/python
 VENV_STAMP := $(VENV)/.installed
 UV_VERSION := 0.13.8
 JARS_STAMP := kafka/libs/.fetched
+MAVEN_STAMP := kafka/libs/.downloaded
 # Python keeps the bytecode it compiles even where the environment sets PYTHONDONTWRITEBYTECODE
 # (these machines do): otherwise every notebook kernel, group member and tool process compiles
 # matplotlib, IPython and kafkalab from source again, ~4 s more per notebook here.
@@ -28,10 +29,13 @@ $(VENV_STAMP): requirements.txt pyproject.toml kafkalab/book/jupyterlab/override
 
 # The jars, then the JVMs' class-data archives (a controller and a broker started once and
 # stopped, so that every later start loads Kafka's classes from them: see kafkalab/lab/cds.py).
+# Maven needs no venv: the download runs beside the venv's install, the archives after both.
 jars: $(JARS_STAMP)
-$(JARS_STAMP): kafka/pom.xml | $(VENV_STAMP)
-	bash kafka/fetch-jars.sh
+$(JARS_STAMP): $(MAVEN_STAMP) | $(VENV_STAMP)
 	$(PY) -m kafkalab cds
+	touch $@
+$(MAVEN_STAMP): kafka/pom.xml
+	bash kafka/fetch-jars.sh
 	touch $@
 
 # strace, perf, iptables, ss and chromium from apt when missing (root on Debian/Ubuntu).
