@@ -29,10 +29,11 @@ $(VENV_STAMP): requirements.txt pyproject.toml kafkalab/book/jupyterlab/override
 
 # The jars, then the JVMs' class-data archives (a controller and a broker started once and
 # stopped, so that every later start loads Kafka's classes from them: see kafkalab/lab/cds.py).
-# Maven needs no venv: the download runs beside the venv's install, the archives after both.
+# Neither needs the venv (the archives are written by this Python without the client library),
+# so both run beside the venv's install.
 jars: $(JARS_STAMP)
-$(JARS_STAMP): $(MAVEN_STAMP) | $(VENV_STAMP)
-	$(PY) -m kafkalab cds
+$(JARS_STAMP): $(MAVEN_STAMP)
+	$(PYTHON) -m kafkalab cds
 	touch $@
 $(MAVEN_STAMP): kafka/pom.xml
 	bash kafka/fetch-jars.sh

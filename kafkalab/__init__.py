@@ -7,11 +7,14 @@ broker: page cache, system calls, heap, CPU), `book` (site, plots, widgets, exer
 from __future__ import annotations
 
 import platform
+from typing import TYPE_CHECKING, Any
 
 from .errors import LabError, LabTimeout, NotAvailable
-from .lab.cluster import Lab, connect, down, up
 from .lab.topology import BOOTSTRAP, kafka_version
 from .waiting import wait_for
+
+if TYPE_CHECKING:
+    from .lab.cluster import Lab, connect, down, up
 
 __all__ = ["Lab", "LabError", "LabTimeout", "NotAvailable", "BOOTSTRAP", "connect", "down",
            "up", "wait_for", "versions", "kafka_version"]
@@ -31,3 +34,12 @@ def versions() -> dict[str, str]:
     if not os.environ.get("KAFKA_BOOTSTRAP_SERVERS") and launcher_for().kind == "jvm":
         out["Java (the lab)"] = java_version(java_path())
     return out
+
+
+def __getattr__(name: str) -> Any:
+    """Lab, connect, up and down, imported on first use: `python -m kafkalab cds` (run by
+    `make jars` beside the venv's install) needs no client library."""
+    if name in ("Lab", "connect", "down", "up"):
+        from .lab import cluster
+        return getattr(cluster, name)
+    raise AttributeError(f"module 'kafkalab' has no attribute {name!r}")

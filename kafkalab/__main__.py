@@ -8,12 +8,12 @@ import time
 
 from .errors import LabError
 from .lab import topology as S
-from .lab.cluster import Lab, down, node_status, up
 from .lab.launcher import launcher_for
 
 
 def print_status(launcher) -> None:
     """Print one line per node: id, role, port, pid, state, memory; then the controller."""
+    from .lab.cluster import node_status
     rows = node_status(launcher)
     print(f"{'id':>3}  {'role':<10} {'port':>5}  {'pid':>8}  {'state':<7} {'rss':>8}")
     for r in rows:
@@ -67,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
             return 1
     if rest:
         ap.error(f"unrecognised arguments: {' '.join(rest)}")
+    from .lab.cluster import Lab, down, up  # the client library: not needed by cds above
     try:
         launcher = launcher_for()
         if args.cmd == "up":
