@@ -14,13 +14,17 @@ T = TypeVar("T")
 def wait_for(condition: Callable[[], T], timeout: float = 30, what: str = "a condition",
              interval: float = 0.1) -> T:
     """Poll condition until it returns something truthy; raise LabTimeout naming `what`."""
-    from confluent_kafka import KafkaException
+    try:
+        from confluent_kafka import KafkaException
+        retried: tuple[type[Exception], ...] = (KafkaException,)
+    except ImportError:  # `python -m kafkalab cds` runs before the venv has the client
+        retried = ()
     deadline = time.monotonic() + timeout
     last: Any = None
     while True:
         try:
             last = condition()
-        except KafkaException as e:  # a broker in the middle of a fault: try again
+        except retried as e:  # a broker in the middle of a fault: try again
             last = e
         else:
             if last:
