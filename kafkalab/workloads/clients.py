@@ -5,7 +5,7 @@ import json
 import statistics
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +34,20 @@ def consumer(lab: Lab, config: dict | None = None):
                      "enable.auto.commit": False,
                      # Re-learn a topic soon if a just-restarted broker answered "unknown".
                      "topic.metadata.refresh.interval.ms": 2000, **QUIET, **(config or {})})
+
+
+def assign_from_start(c, topic: str, partitions: Iterable[int] = (0,)) -> None:
+    """Assign the partitions from their first offset, once the consumer knows their leaders.
+
+    A new librdkafka consumer asked for OFFSET_BEGINNING before it has the topic's metadata
+    finds no leader to ask and looks again 500 ms later; asking for the metadata first saves it.
+    """
+    from confluent_kafka import OFFSET_BEGINNING, KafkaException, TopicPartition
+    try:
+        c.list_topics(topic, timeout=10)
+    except KafkaException:
+        pass  # a broker in the middle of a fault: the consumer finds the leader later itself
+    c.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
 
 
 def pace(client, due: float) -> None:
@@ -189,14 +203,12 @@ def spread(values: list[float]) -> tuple[float, float, float]:
 def read_partition(lab: Lab, topic: str, partition: int = 0, timeout: float = 60,
                    keep_copies: bool = False):
     """Every value in the partition up to its high watermark: a set, or a list with copies."""
-    from confluent_kafka import OFFSET_BEGINNING, TopicPartition
     c = consumer(lab)
     try:
         # The high watermark trails the leader's log until the followers have copied it.
         lab.wait_in_sync(topic, partition, timeout)
-        tp = TopicPartition(topic, partition, OFFSET_BEGINNING)
         low, high = watermarks(lab, topic, partition)
-        c.assign([tp])
+        assign_from_start(c, topic, (partition,))
         values: list[bytes] = []
         position = [low]
 
@@ -300,10 +312,9 @@ def fill(lab: Lab, topic: str, records: int, size: int = 1000, first: int = 0) -
 
 def read_all(lab: Lab, topic: str, records: int, partition: int = 0) -> tuple[float, int]:
     """Read the first `records` records of the partition; return (seconds, value bytes)."""
-    from confluent_kafka import OFFSET_BEGINNING, TopicPartition
     c = consumer(lab, {"group.id": "kafkalab-storage", "fetch.message.max.bytes": 1048576})
     try:
-        c.assign([TopicPartition(topic, partition, OFFSET_BEGINNING)])
+        assign_from_start(c, topic, (partition,))
         got, size = [0], [0]
         start = time.monotonic()
 

@@ -16,7 +16,7 @@ from ..errors import LabError
 from ..lab import children
 from ..lab import topology as S
 from ..waiting import wait_for
-from .clients import consumer, fill
+from .clients import assign_from_start, consumer, fill
 from .transactions import steady_coordinators
 
 if TYPE_CHECKING:
@@ -113,9 +113,9 @@ class Output:
 def read_output(lab: Lab, topic: str, inputs: set[str], isolation: str,
                 partitions: int = 3, timeout: float = 60) -> Output:
     """Read the output topic to its end with `isolation` and count each input's copies."""
-    from confluent_kafka import OFFSET_BEGINNING, KafkaError, TopicPartition
+    from confluent_kafka import KafkaError
     c = consumer(lab, {"isolation.level": isolation, "enable.partition.eof": True})
-    c.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(partitions)])
+    assign_from_start(c, topic, range(partitions))
     seen: Counter = Counter()
     at_end: set[int] = set()
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from .. import logfile
 from ..waiting import wait_for
 from . import storage
-from .clients import consumer, producer
+from .clients import assign_from_start, consumer, producer
 from .delivery import Steady
 
 if TYPE_CHECKING:
@@ -70,9 +70,9 @@ def atomic(lab: Lab, outcomes: tuple[str, ...] = ("commit", "abort", "commit"),
 
 def read_values(lab: Lab, topic: str, partition: int, isolation: str) -> list[tuple[int, str]]:
     """(offset, value) of every record a consumer with `isolation` reads from the partition."""
-    from confluent_kafka import OFFSET_BEGINNING, KafkaError, TopicPartition
+    from confluent_kafka import KafkaError
     c = consumer(lab, {"isolation.level": isolation, "enable.partition.eof": True})
-    c.assign([TopicPartition(topic, partition, OFFSET_BEGINNING)])
+    assign_from_start(c, topic, (partition,))
     got: list[tuple[int, str]] = []
 
     def at_end() -> bool:
@@ -135,8 +135,6 @@ def open_transaction(lab: Lab, timeout_ms: int = 60000, commit_after_s: float | 
     """Keep writing plain records while a transaction stays open: it is committed after
     commit_after_s, or (None) its producer goes silent and the coordinator aborts it after
     timeout_ms; sample the high watermark, the last stable offset and two consumers."""
-    from confluent_kafka import OFFSET_BEGINNING, TopicPartition
-
     from .eos import Processors
     steady_coordinators(lab)
     topic = lab.new_topic("open-txn")
@@ -144,7 +142,7 @@ def open_transaction(lab: Lab, timeout_ms: int = 60000, commit_after_s: float | 
                ("read_committed", "read_uncommitted")}
     counts = dict.fromkeys(readers, 0)
     for c in readers.values():
-        c.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
+        assign_from_start(c, topic)
     t0 = time.monotonic()
     run = OpenRun(timeout_ms / 1000, 0.0, -1, None, ended_by="commit" if commit_after_s else "timeout")
     silent = None if commit_after_s else Processors(lab, topic, topic, "open", partitions=1, batch=10,
