@@ -18,7 +18,7 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   # One apt at a time: `make test` runs its set-up steps side by side.
   (flock 9 && apt-get update -qq && \
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null \
-  ) 9>/run/lock/kafkalab-apt.lock
+  ) 9>/tmp/kafkalab-apt.lock
 else
   echo "warning: missing ${need[*]} (Debian/Ubuntu: sudo apt-get install ${need[*]});" \
        "the storage and replication chapters and the browser test need them" >&2

@@ -14,7 +14,7 @@ if [ ${#need[@]} -gt 0 ]; then
     # One apt at a time: `make test` runs its set-up steps side by side.
     (flock 9 && apt-get update -qq && \
       DEBIAN_FRONTEND=noninteractive apt-get install -y -qq default-jdk-headless maven >/dev/null \
-    ) 9>/run/lock/kafkalab-apt.lock
+    ) 9>/tmp/kafkalab-apt.lock
   else
     echo "missing: ${need[*]}. Install a Java 17+ JDK and Maven (Debian/Ubuntu:" \
          "sudo apt-get install default-jdk-headless maven), or use Docker:" \
