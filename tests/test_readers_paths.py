@@ -34,3 +34,9 @@ def test_dev_container_matches_the_readme():
     assert f"Java {java}+" in README, java
     assert dc["postCreateCommand"].startswith("make "), dc["postCreateCommand"]
     assert "make lab" in README and "make lab" in dc["postStartCommand"]
+
+
+def test_readme_names_the_site_address_and_how_to_publish_a_fork():
+    assert re.search(r"https://<owner>\.github\.io/<repository>/", README)
+    assert "Settings → Pages" in README and "GitHub Actions" in README
+    assert ".devcontainer/devcontainer.json" in README
