@@ -40,6 +40,6 @@ def __getattr__(name: str) -> Any:
     """Lab, connect, up and down, imported on first use: `python -m kafkalab cds` (run by
     `make jars` beside the venv's install) needs no client library."""
     if name in ("Lab", "connect", "down", "up"):
-        from .lab import cluster
-        return getattr(cluster, name)
+        from . import lab
+        return getattr(lab, name)
     raise AttributeError(f"module 'kafkalab' has no attribute {name!r}")

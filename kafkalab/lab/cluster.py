@@ -35,7 +35,7 @@ def _listening(port: int) -> bool:
 
 
 def _refused(address: str) -> bool:
-    """True when host:port of a bootstrap address refuses TCP connections (nothing listens)."""
+    """True when a bootstrap address fails at once: connection refused, or an unknown host."""
     host, _, port = address.strip().split("://")[-1].rpartition(":")
     try:
         socket.create_connection((host.strip("[]"), int(port)), timeout=1).close()
@@ -289,8 +289,9 @@ def connect(start: bool = True, timeout: float = 90) -> Lab:
     external = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     if external:
         if all(_refused(a) for a in external.split(",")):
-            raise LabError(f"nothing accepts connections at KAFKA_BOOTSTRAP_SERVERS={external}; "
-                           f"check it, or unset it and start the book's lab with `{S.UP_COMMAND}`")
+            raise LabError(f"no broker at KAFKA_BOOTSTRAP_SERVERS={external} (connection refused "
+                           f"or unknown host); check it, or unset it and start the book's lab "
+                           f"with `{S.UP_COMMAND}`")
         lab = Lab(external)
         try:
             lab.admin.list_topics(timeout=8)
