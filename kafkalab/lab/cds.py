@@ -83,7 +83,13 @@ def build(timeout: float = 120) -> list[Path]:
                 wait_for(lambda: logs[n].exists() and STARTED in logs[n].read_text(errors="replace"),
                          timeout, f"{n.name} of the class-data build to start (see {logs[n]})")
         finally:
-            _stop(launcher, *nodes, logs[nodes[1]])
+            try:
+                _stop(launcher, *nodes, logs[nodes[1]])
+            except BaseException:
+                for n in nodes:  # whatever went wrong, no JVM of the build stays behind
+                    if launcher.pid(n) is not None:
+                        launcher.signal(n, signal.SIGKILL)
+                raise
         written = []
         for role, part in parts.items():
             # A node killed after its stop timed out may have written half an archive.
