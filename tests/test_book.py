@@ -62,3 +62,19 @@ def test_a_copy_with_an_error_is_run_again(tmp_path, monkeypatch):
     assert book.up_to_date(src)
     book.save_executed(src, {0: [new_output("error", ename="E", evalue="x", traceback=[])]})
     assert not book.up_to_date(src)
+
+
+def test_cited_sources_are_at_the_pinned_releases():
+    """The pages' {kafka} and {rdkafka} links point at the Kafka and librdkafka the lab runs."""
+    import re
+    from pathlib import Path
+
+    import confluent_kafka
+    import yaml
+
+    root = Path(__file__).resolve().parents[1]
+    links = yaml.safe_load((root / "_config.yml").read_text())["sphinx"]["config"]["extlinks"]
+    kafka = re.search(r"<kafka.version>([^<]+)<", (root / "kafka" / "pom.xml").read_text())[1]
+    assert links["kafka"][0] == f"https://github.com/apache/kafka/blob/{kafka}/%s"
+    rdkafka = confluent_kafka.libversion()[0]
+    assert links["rdkafka"][0] == f"https://github.com/confluentinc/librdkafka/blob/v{rdkafka}/%s"
