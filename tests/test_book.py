@@ -78,3 +78,21 @@ def test_cited_sources_are_at_the_pinned_releases():
     assert links["kafka"][0] == f"https://github.com/apache/kafka/blob/{kafka}/%s"
     rdkafka = confluent_kafka.libversion()[0]
     assert links["rdkafka"][0] == f"https://github.com/confluentinc/librdkafka/blob/v{rdkafka}/%s"
+
+
+def test_a_verdict_lists_the_sources_its_section_cites(tmp_path):
+    """Sources cited in a claim's section reach its ledger row, once each; other sections' do not."""
+    cite = "{kafka}`Partition.scala <core/src/main/scala/kafka/cluster/Partition.scala>`"
+    nb = new_notebook(cells=[
+        new_markdown_cell("## Claim F4\n\nThe rule (" + cite + ", {jira}`KAFKA-15583`)."),
+        new_markdown_cell("**Verdict on Claim F4 — true.** Again " + cite + "."),
+        new_code_cell("assert x", execution_count=1),
+        new_markdown_cell("## Claim F5\n\n**Verdict on Claim F5 — true.**"),
+        new_code_cell("assert y", execution_count=2)])
+    path = tmp_path / "chapter.ipynb"
+    nbformat.write(nb, path)
+    rows = {r["claim"]: r for r in book.verdicts(path, "chapters/x")}
+    assert rows["F4"]["sources"] == [cite, "{jira}`KAFKA-15583`"]
+    assert rows["F5"]["sources"] == []
+    page = book.ledger(list(rows.values()), {"Apache Kafka": "4.4.0"})
+    assert "{jira}`KAFKA-15583` |" in page and "| – |" in page

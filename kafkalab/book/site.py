@@ -106,17 +106,39 @@ def execute(path: Path) -> Path:
 
 
 _VERDICT = re.compile(r"\*\*([^*]*?Claim [A-Z]\d+[^*]*)\*\*([^*]*)")
+_SOURCE = re.compile(r"\{(?:kafka|rdkafka|kip|jira)\}`[^`]+`")  # the roles _config.yml defines
+
+
+def _sections(cells: list[dict]) -> list[int]:
+    """For each cell, the index of the level-2 heading cell whose section it is in (0 before any)."""
+    start, out = 0, []
+    for i, cell in enumerate(cells):
+        if cell["cell_type"] == "markdown" and re.search(r"^## ", "".join(cell["source"]), re.M):
+            start = i
+        out.append(start)
+    return out
+
+
+def sources(cells: list[dict], section: int) -> list[str]:
+    """The source roles ({kafka}`...`, {kip}`...`, ...) cited in one section's prose, once each."""
+    found: list[str] = []
+    for cell, owner in zip(cells, _sections(cells)):
+        if owner == section and cell["cell_type"] == "markdown":
+            found += [s for s in _SOURCE.findall("".join(cell["source"])) if s not in found]
+    return found
 
 
 def verdicts(executed: Path, doc: str) -> list[dict]:
-    """The claims a notebook rules on: claim id, verdict, whether its assert held, evidence."""
+    """The claims a notebook rules on: claim id, verdict, whether its assert held, evidence, sources."""
     nb = json.loads(executed.read_text())
     cells = nb["cells"]
+    owners = _sections(cells)
     rows = []
     for i, cell in enumerate(cells):
         if cell["cell_type"] != "markdown":
             continue
         text = "".join(cell["source"])
+        cited = sources(cells, owners[i])
         check = next((c for c in cells[i + 1:] if c["cell_type"] == "code"), None)
         for bold, after in _VERDICT.findall(text.replace("\n", " ")):
             ids = re.findall(r"Claim ([A-Z]\d+)", bold)
@@ -125,7 +147,8 @@ def verdicts(executed: Path, doc: str) -> list[dict]:
             else:
                 verdict = after.strip(" .:").split(". ")[0][:90]
             rows.extend({"claim": c, "doc": doc, "verdict": verdict or "see the chapter",
-                         "status": _status(check), "evidence": _evidence(check)} for c in ids)
+                         "status": _status(check), "evidence": _evidence(check),
+                         "sources": cited} for c in ids)
     return rows
 
 
@@ -152,15 +175,17 @@ def ledger(rows: list[dict], versions: dict[str, str]) -> str:
     mark = {"held": "✓ held", "failed": "✗ FAILED", "not run": "– not run"}
     out = ["# Claims ledger", "",
            "Every claim the chapters test, with the chapter's verdict, whether its `assert` held "
-           "in this build, and the numbers that cell printed. This page is generated from the "
+           "in this build, the numbers that cell printed, and the sources (Kafka and librdkafka files "
+           "at the pinned releases, KIPs, JIRA issues) its section cites. This page is generated from the "
            "executed notebooks each time the site is built.", "",
            "Measured with " + ", ".join(f"{k} {v}" for k, v in versions.items()) + ".", "",
-           "| claim | chapter | verdict | assert | measured in this build |",
-           "|---|---|---|---|---|"]
+           "| claim | chapter | verdict | assert | measured in this build | sources |",
+           "|---|---|---|---|---|---|"]
     for r in sorted(rows, key=order):
         evidence = html.escape(r["evidence"]).replace("|", "\\|")
+        cited = ", ".join(r.get("sources", [])) or "–"
         out.append(f"| {r['claim']} | {{doc}}`/{r['doc']}` | {r['verdict']} | "
-                   f"{mark[r['status']]} | {evidence} |")
+                   f"{mark[r['status']]} | {evidence} | {cited} |")
     return "\n".join(out) + "\n"
 
 
