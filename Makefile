@@ -83,13 +83,14 @@ test:
 	@# Set-up steps side by side: apt packages and actionlint while the venv, then the jars, install.
 	@$(MAKE) --no-print-directory -j4 venv jars tools lint
 	@trap 'for l in $(LANE_IDS); do KAFKALAB_LANE=$$l $(PY) -m kafkalab down; done' EXIT; \
-	pids=(); for l in $(LANE_IDS); do KAFKALAB_LANE=$$l $(PY) -m kafkalab up & pids+=($$!); done; \
+	mkdir -p _build; pids=(); for l in $(LANE_IDS); do \
+	  (set -o pipefail; KAFKALAB_LANE=$$l $(PY) -m kafkalab up | tee _build/lab-up-$$l.txt) & pids+=($$!); done; \
 	for p in "$${pids[@]}"; do wait $$p || exit 1; done; \
 	if [ $(LANES) = 1 ]; then $(NBVAL); else \
 	  KAFKALAB_PHASE=lanes $(NBVAL) -n $(LANES); lanes=$$?; \
 	  for l in $(filter-out 0,$(LANE_IDS)); do KAFKALAB_LANE=$$l $(PY) -m kafkalab down; done; \
 	  KAFKALAB_PHASE=solo $(NBVAL); solo=$$?; [ $$lanes = 0 ] && [ $$solo = 0 ]; fi || exit 1; \
-	mkdir -p _build; $(PY) -m kafkalab.book --no-execute > _build/book.log 2>&1 & book=$$!; \
+	$(PY) -m kafkalab.book --no-execute > _build/book.log 2>&1 & book=$$!; \
 	$(PY) -m pytest -p no:cacheprovider -o testpaths= tests/browser/test_jupyterlab.py; jl=$$?; \
 	wait $$book || { cat _build/book.log; echo "the site build failed: _build/book.log"; exit 1; }; \
 	tail -n 1 _build/book.log; [ $$jl = 0 ] || exit 1; \

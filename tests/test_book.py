@@ -96,3 +96,25 @@ def test_a_verdict_lists_the_sources_its_section_cites(tmp_path):
     assert rows["F5"]["sources"] == []
     page = book.ledger(list(rows.values()), {"Apache Kafka": "4.4.0"})
     assert "{jira}`KAFKA-15583` |" in page and "| – |" in page
+
+
+def test_the_measured_page_is_made_from_the_recorded_run(tmp_path):
+    """The lab's start line, each node's memory and the seconds per file come from _build's files."""
+    import json
+
+    from kafkalab.book import measured
+
+    (tmp_path / measured.UP).write_text(
+        "lab ready in 7.2 s; bootstrap 127.0.0.1:19091\n"
+        " id  role        port       pid  state        rss\n"
+        "  0  controller 19090      4242  up       201 MiB\n"
+        "  1  broker     19091      4243  up       350 MiB\n")
+    (tmp_path / measured.RAW).write_text(json.dumps({
+        "chapters/01-acks.ipynb": [[12.5, "Cell 3", "0"], [0.5, "Cell 4", "0"]],
+        "tests/test_lab.py": [[2.0, "test_up", "0"]]}))
+    page = measured.page(tmp_path, {"Apache Kafka": "4.4.0"})
+    assert "*lab ready in 7.2 s*" in page
+    assert "| 1 | broker | 19091 | up | 350 MiB |" in page
+    assert "| chapters/01-acks.ipynb | 13.0 |" in page and "| all | 15.0 |" in page
+    assert "| 12.5 | chapters/01-acks.ipynb | Cell 3 |" in page
+    assert "without a recorded test run" in measured.page(tmp_path / "none", {})

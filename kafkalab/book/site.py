@@ -22,6 +22,7 @@ from pathlib import Path
 import yaml
 
 from ..lab import topology as S
+from . import measured
 
 EXECUTED = S.ROOT / "_build" / "executed"
 STAGE = S.ROOT / "_build" / "stage"
@@ -206,10 +207,11 @@ def stage(versions: dict[str, str]) -> list[dict]:
     for page in PAGES:
         shutil.copy(S.ROOT / page, STAGE / page)
     (STAGE / "ledger.md").write_text(ledger(rows, versions))
+    (STAGE / "measured.md").write_text(measured.page(S.ROOT / "_build", versions))
     toc = yaml.safe_load((S.ROOT / "_toc.yml").read_text())
     for part in toc["parts"]:
         if part.get("caption") == "Reference":
-            part["chapters"].insert(0, {"file": "ledger"})
+            part["chapters"][:0] = [{"file": "ledger"}, {"file": "measured"}]
     (STAGE / "_toc.yml").write_text(yaml.safe_dump(toc, sort_keys=False))
     config = yaml.safe_load((S.ROOT / "_config.yml").read_text())
     config["execute"]["execute_notebooks"] = "off"

@@ -140,6 +140,15 @@ def test_ledger_lists_every_verdict_as_held():
                   "I1", "I2", "I3", "I4", "I5", "I6"):
         assert f">{claim}<" in text, f"claim {claim} missing from the ledger"
     assert "FAILED" not in text and "not run" not in text
+    assert "https://github.com/apache/kafka/blob/" in text, "no claim lists a Kafka source"
+
+
+def test_the_measured_page_describes_the_run_the_site_came_from():
+    """The measured page has the lab's start from this run and every chapter's seconds."""
+    text = (book.HTML / "measured.html").read_text()
+    assert "lab ready in" in text or "lab already running in" in text
+    for nb in sorted((book.S.ROOT / "chapters").glob("*.ipynb")):
+        assert f"chapters/{nb.name}" in text, f"{nb.name} has no time on the measured page"
 
 
 def test_exercises_are_numbered_after_their_chapter():
