@@ -108,6 +108,11 @@ class Batch:
         """A control batch: a transaction's commit or abort marker (bit 5)."""
         return bool(self.attributes & 32)
 
+    @property
+    def delete_horizon_ms(self) -> int | None:
+        """When the cleaner may drop this batch's tombstones (bit 6; the base timestamp holds it)."""
+        return self.base_timestamp if self.attributes & 64 else None
+
 
 def varint(buf: bytes, pos: int) -> tuple[int, int]:
     """A zigzag-encoded varint (Kafka's varint and varlong) at pos: (value, next position)."""

@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..errors import LabError
 from ..logfile import read_segment
 from ..waiting import Sampler, wait_for
 from .clients import producer, watermarks
@@ -113,34 +115,45 @@ def consume_from(lab: Lab, topic: str, offset: int, policy: str, timeout: float 
     return Reset(offset, policy, msg.offset(), None)
 
 
-def records_per_key(folder: Path, active_too: bool = False) -> Counter:
-    """How many records each key has in the partition's segments (the active one if asked)."""
-    logs = sorted(folder.glob("*.log"))
+def records_per_key(folder: Path) -> Counter:
+    """How many records each key has in the partition's closed segments."""
     counts: Counter = Counter()
-    for log in logs if active_too else logs[:-1]:
+    for log in sorted(folder.glob("*.log"))[:-1]:
         for batch in read_segment(log):
             counts.update(r.key for r in batch.records if not batch.is_control)
     return counts
 
 
-def versions(lab: Lab, topic: str, keys: int, rounds: int, size: int = 1000) -> int:
-    """Write `rounds` versions of `keys` keys ("key-<k>", value "<k>:<round>" padded)."""
-    p = producer(lab, {"acks": "all", "linger.ms": 5})
-    for r in range(rounds):
-        for k in range(keys):
-            p.produce(topic, key=f"key-{k}".encode(), value=f"{k}:{r}:".encode().ljust(size, b"."))
-            p.poll(0)
-    p.flush(60)
-    return keys * rounds
+Written = dict[int, tuple[bytes, "bytes | None"]]  # offset -> (key, value), as acknowledged
 
 
-def tombstones(lab: Lab, topic: str, keys: list[int]) -> None:
+def _write(lab: Lab, topic: str, items: Iterable[tuple[bytes, bytes | None]]) -> Written:
+    """Write (key, value) pairs with an idempotent producer (no duplicates from retries)."""
+    p = producer(lab, {"acks": "all", "linger.ms": 5, "enable.idempotence": True})
+    written: Written = {}
+
+    def acked(err, msg) -> None:
+        if err is None:
+            written[msg.offset()] = (msg.key(), msg.value())
+    for key, value in items:
+        p.produce(topic, key=key, value=value, on_delivery=acked)
+        p.poll(0)
+    if p.flush(60):
+        raise LabError(f"writing to {topic} did not finish in 60 s")
+    return written
+
+
+def versions(lab: Lab, topic: str, keys: Iterable[int], rounds: Iterable[int],
+             size: int = 1000) -> Written:
+    """Write a version of each key per round ("key-<k>", value "<k>:<round>" padded)."""
+    keys = list(keys)
+    return _write(lab, topic, ((f"key-{k}".encode(), f"{k}:{r}:".encode().ljust(size, b"."))
+                               for r in rounds for k in keys))
+
+
+def tombstones(lab: Lab, topic: str, keys: Iterable[int]) -> Written:
     """Write a null value (a tombstone) for each of the keys."""
-    p = producer(lab, {"acks": "all"})
-    for k in keys:
-        p.produce(topic, key=f"key-{k}".encode(), value=None)
-    p.flush(30)
-
+    return _write(lab, topic, ((f"key-{k}".encode(), None) for k in keys))
 
 
 def broker_lines(lab: Lab, topic: str, *words: str) -> list[str]:
@@ -160,11 +173,61 @@ def closed_counts(folder: Path) -> Counter:
     return records_per_key(folder)
 
 
-def last_offsets(folder: Path) -> dict[bytes, tuple[int, bytes | None]]:
-    """Each key's last record in the whole partition: (offset, value)."""
-    last: dict = {}
-    for log in sorted(folder.glob("*.log")):
+def _closed(folder: Path) -> tuple[Written, dict[bytes, int]]:
+    """Records of the closed segments by offset, and each tombstone's delete horizon (ms)."""
+    records: Written = {}
+    horizons: dict[bytes, int] = {}
+    for log in sorted(folder.glob("*.log"))[:-1]:
         for batch in read_segment(log):
-            for r in batch.records:
-                last[r.key] = (r.offset, r.value)
-    return last
+            for r in batch.records if not batch.is_control else []:
+                records[r.offset] = (r.key, r.value)
+                if r.value is None and batch.delete_horizon_ms is not None:
+                    horizons[r.key] = batch.delete_horizon_ms
+    return records, horizons
+
+
+def cleaned_to(folder: Path) -> int:
+    """The offset below which the log cleaner has cleaned the partition (its checkpoint file)."""
+    topic, _, partition = folder.name.rpartition("-")
+    path = folder.parent / "cleaner-offset-checkpoint"
+    lines = path.read_text().splitlines() if path.exists() else []
+    for line in lines[2:]:
+        parts = line.split()
+        if parts[:2] == [topic, partition]:
+            return int(parts[2])
+    return -1
+
+
+@dataclass
+class Cleaning:
+    """The partition once the cleaner had cleaned everything below the active segment."""
+
+    seen_at: float  # wall-clock seconds when its checkpoint was seen (the broker's clock too)
+    upto: int  # the cleaner's checkpoint: the active segment's base offset
+    closed: Written  # the closed segments' records by offset
+    horizons: dict[bytes, int]  # tombstoned key -> delete horizon (ms) stamped on its batch
+    active: Counter  # records per key in the active segment
+
+
+def cleaning(lab: Lab, topic: str, after: int = -1, timeout: float = 60) -> Cleaning:
+    """Wait until the cleaner's checkpoint reaches the active segment's base offset (a segment
+    rolled since the cleaning up to `after`); read the segments then (nothing is dirty, so the
+    cleaner leaves them as they are)."""
+    folder = lab.log_dir(lab.leader(topic), topic)
+    active = max(int(f.name.split(".")[0]) for f in folder.glob("*.log"))
+    if active <= after:
+        raise LabError(f"no segment of {topic} rolled after offset {after}: nothing new to clean")
+    wait_for(lambda: cleaned_to(folder) >= active, timeout,
+             f"the log cleaner to clean {topic} up to its active segment at offset {active}")
+    seen_at = time.time()
+    for _ in range(5):
+        try:
+            closed, horizons = _closed(folder)
+            break
+        except (FileNotFoundError, ValueError):  # a file swapped while it was read
+            time.sleep(0.1)
+    else:
+        closed, horizons = _closed(folder)
+    last = sorted(folder.glob("*.log"))[-1]
+    counts = Counter(r.key for b in read_segment(last) if not b.is_control for r in b.records)
+    return Cleaning(seen_at, cleaned_to(folder), closed, horizons, counts)
