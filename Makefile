@@ -13,7 +13,7 @@ MAVEN_STAMP := kafka/libs/.downloaded
 # matplotlib, IPython and kafkalab from source again, ~4 s more per notebook here.
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: venv jars tools up down status lint test book lab clean
+.PHONY: venv jars tools up down status lint check test book lab clean
 
 venv: $(VENV_STAMP)
 $(VENV_STAMP): requirements.txt pyproject.toml kafkalab/book/jupyterlab/overrides.json
@@ -63,6 +63,11 @@ $(ACTIONLINT): | venv
 lint: venv $(ACTIONLINT)
 	$(VENV)/bin/ruff check kafkalab tests
 	@if [ -x $(ACTIONLINT) ]; then $(ACTIONLINT) -color=false .github/workflows/*.yml && echo "actionlint: workflows ok"; fi
+
+# The tests that need no cluster (no Java, no jars): pure functions, the book's pages, the OS
+# probes and LazyFS. Tests that use the lab's fixtures, and notebooks, are marked `lab`.
+check: venv
+	$(PY) -m pytest -p no:cacheprovider -o testpaths= -m "not lab" --ignore=tests/browser tests
 
 # Lint, then unit and behaviour tests against the real lab and every notebook with nbval (each
 # notebook runs once, exercises with their solutions; tests/nbcapture.py keeps the outputs),

@@ -7,6 +7,20 @@ import kafkalab
 from kafkalab.lab import topology as S
 from kafkalab.lab.launcher import launcher_for
 
+LAB_FIXTURES = {"lab", "healthy"}
+
+
+def pytest_configure(config) -> None:
+    """The `lab` marker: `pytest -m "not lab"` (`make check`) runs what needs no cluster."""
+    config.addinivalue_line("markers", "lab: needs the running lab (Java, the jars, four JVMs)")
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Mark every test that uses the lab's fixtures, and every notebook cell, as `lab`."""
+    for item in items:
+        if LAB_FIXTURES & set(getattr(item, "fixturenames", ())) or str(item.fspath).endswith(".ipynb"):
+            item.add_marker(pytest.mark.lab)
+
 
 @pytest.fixture(scope="session")
 def lab():
