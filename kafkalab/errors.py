@@ -11,7 +11,7 @@ class LabTimeout(LabError, TimeoutError):
 
 
 class NotAvailable(LabError):
-    """A fault or a file is asked of a cluster the book does not run (an external one)."""
+    """The check cannot run here: a fault or a file asked of an external cluster, or a host tool missing."""
 
 
 def show_as_note() -> None:

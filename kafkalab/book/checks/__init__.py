@@ -1,8 +1,8 @@
 """Exercise checkers: each runs the reader's settings on the lab and says what went wrong.
 
 A checker raises AssertionError ("wrong") only for the reader's answer; a cluster that cannot
-run the check (an external one, a missing tool) raises NotAvailable, which the notebook shows
-as a one-line note and never as the reader's mistake.
+run the check raises NotAvailable (a one-line note), and a sick lab LabError: neither is ever
+the reader's mistake (see common.checker).
 """
 from .common import solutions
 from .groups import *  # noqa: F403
