@@ -4,7 +4,7 @@
 for every notebook whose cells all ran, so `python -m kafkalab.book --no-execute` can build
 the site from this same run instead of executing the notebooks again.
 
-With pytest-xdist (`-n 2`, as `make test` runs it) each worker is a lane: worker gwN drives
+With pytest-xdist (`-n N`, as `LANES=N make test` runs it) each worker is a lane: worker gwN drives
 the lab of KAFKALAB_LANE=N (its own four JVMs and ports); the scheduler below keeps a file's
 items together on one worker, in order, and hands files out slowest first (tests/timings.json).
 `make test` runs two phases: KAFKALAB_PHASE=lanes (everything but the files in SOLO, in two

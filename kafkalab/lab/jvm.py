@@ -222,12 +222,12 @@ class JvmLauncher:
         return cluster_id
 
     def write_properties(self, n: S.Node) -> Path:
-        """(Re)write the node's server.properties from kafkalab/settings.py."""
+        """(Re)write the node's server.properties from kafkalab/lab/topology.py."""
         d = self.node_dir(n)
         (d / "logs").mkdir(parents=True, exist_ok=True)
         props = S.node_properties(n, self.data_dir(n))
         path = d / "server.properties"
-        path.write_text("# written by kafkalab from kafkalab/settings.py; edits are overwritten\n"
+        path.write_text("# written by kafkalab from kafkalab/lab/topology.py; edits are overwritten\n"
                         + "".join(f"{k}={v}\n" for k, v in props.items()))
         return path
 
