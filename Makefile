@@ -8,9 +8,9 @@ VENV_STAMP := $(VENV)/.installed
 UV_VERSION := 0.13.8
 JARS_STAMP := kafka/libs/.fetched
 MAVEN_STAMP := kafka/libs/.downloaded
-# Python keeps the bytecode it compiles even where the environment sets PYTHONDONTWRITEBYTECODE
-# (these machines do): otherwise every notebook kernel, group member and tool process compiles
-# matplotlib, IPython and kafkalab from source again, ~4 s more per notebook here.
+# Python keeps the bytecode it compiles even where the environment sets PYTHONDONTWRITEBYTECODE:
+# otherwise every notebook kernel, group member and tool process compiles matplotlib, IPython
+# and kafkalab from source again.
 unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: venv jars tools up down status lint check test book lab clean
@@ -19,7 +19,7 @@ venv: $(VENV_STAMP)
 $(VENV_STAMP): requirements.txt pyproject.toml kafkalab/book/jupyterlab/overrides.json
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed (found " + sys.version.split()[0] + "); set PYTHON=python3.11")'
 	$(PYTHON) -m venv $(VENV)
-	@# uv (pinned) installs the pinned requirements in parallel: ~10 s where pip took ~85 s.
+	@# uv (pinned) installs the pinned requirements in parallel, several times faster than pip.
 	$(PY) -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
 	$(VENV)/bin/uv pip install -q --python $(PY) -r requirements.txt
 	@# JupyterLab without first-run pop-ups (news, update checks) for `make lab`.
@@ -77,8 +77,7 @@ check: venv
 # 19090+100N, .lab-laneN/) driven by pytest-xdist worker gwN; a file's cells stay on one lane, in order. The few files
 # whose verdicts compare latencies (nbcapture.SOLO) then run alone, on lane 0. Every lab is
 # stopped at the end, pass or fail. Docker's compose file has one lab: LANES=1 there.
-# One lane by default: in two lanes the suite took 17-19 min instead of ~25, but the second lab
-# busy on the same two cores broke a different latency or timing verdict in each of four runs.
+# One lane by default: on two cores a second lab's load distorts the latency and timing verdicts.
 LANES ?= 1
 LANE_IDS = $(shell seq 0 $$(($(LANES) - 1)))
 NBVAL = $(PY) -m pytest -p no:cacheprovider -p tests.nbcapture --nbval-lax --nbval-cell-timeout=600 \
