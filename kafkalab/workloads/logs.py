@@ -137,6 +137,21 @@ def corrupt_and_restart(lab: Lab, topic: str, batch_index: int) -> Corruption:
                       {r.value for b in before[:batch_index] for r in b.records})
 
 
+def caught_up_follower(lab: Lab, records: int = 900) -> tuple[str, int, int]:
+    """A two-replica topic written one 1 KB record per batch while its follower was stopped,
+    then in sync again (the backlog, under 1 MiB, is fetched in bulk): (topic, leader, follower)."""
+    from .clients import produce
+    topic = lab.new_topic("follower-index", replication_factor=2, min_insync_replicas=1,
+                          config={"segment.bytes": str(2**20)})
+    leader, follower = lab.leader(topic), lab.follower(topic)
+    with lab.stopped(follower):
+        run = produce(lab, topic, {"acks": 1, "batch.num.messages": 1}, records=records, size=1000)
+        if run.errors:
+            raise LabError(f"writes to {topic} failed with the follower stopped: {run.errors}")
+    lab.wait_in_sync(topic)
+    return topic, leader, follower
+
+
 def log_dirs_size(described: str, broker: int, partition: str) -> int:
     """A partition's size on a broker from `kafka-log-dirs --describe` output (its JSON line)."""
     import json
