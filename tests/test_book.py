@@ -118,3 +118,26 @@ def test_the_measured_page_is_made_from_the_recorded_run(tmp_path):
     assert "| chapters/01-acks.ipynb | 13.0 |" in page and "| all | 15.0 |" in page
     assert "| 12.5 | chapters/01-acks.ipynb | Cell 3 |" in page
     assert "without a recorded test run" in measured.page(tmp_path / "none", {})
+
+
+def test_a_panel_lists_its_settings_for_the_site(capsys):
+    """The site shows no widgets: the panel prints each setting's range and starting value,
+    and where it runs; a panel without a preview runs nothing."""
+    from kafkalab.book import widgets
+
+    runs = []
+
+    def try_it(trials=3, pause_s=1.0, how="killed", all_three=False):
+        runs.append(trials)
+
+    widgets.panel(try_it, preview=False, trials=(1, 20, 1), pause_s=(0.1, 2.4, 0.1),
+                  how=["cut off", "killed"], all_three=False)
+    out = capsys.readouterr().out
+    assert "make lab" in out and runs == []
+    assert "trials                   1 to 20 (starts at 3)" in out
+    assert "how                      cut off | killed (starts at killed)" in out
+    assert "all_three                on or off (starts at False)" in out
+    no_default = widgets.describe(lambda records: None, {"records": (1, 1000, 1)})
+    assert "records                  1 to 1,000 (starts at 500)" in no_default  # ipywidgets' midpoint
+    widgets.panel(try_it, trials=(1, 20, 1))
+    assert runs == [3] and "With the defaults:" in capsys.readouterr().out
