@@ -35,19 +35,27 @@ def ownership(g: Group, marks: list[tuple[float, str]], title: str, start: float
             ticks.setdefault((parts.index(e.tp), e.member), []).append(e.t)
     for (y, m), ts in ticks.items():
         ax.vlines(ts, y - 0.3, y + 0.3, lw=0.4, color=MEMBER_COLOURS[m % len(MEMBER_COLOURS)])
-    for t, label in marks:
+    # Marks are numbered above the plot and named in a key under the title: names written
+    # beside the lines overlap the rows at the site's width.
+    inside = [(t, label) for t, label in marks if t >= start and (end is None or t <= end)]
+    for k, (t, label) in enumerate(inside, 1):
         ax.axvline(t, color="black", lw=1, ls=":")
-        if end is None or t <= end:
-            ax.text(t, len(parts) - 0.3, label, fontsize=7, rotation=90, va="top", ha="right")
+        ax.annotate(label if len(inside) == 1 else str(k), (t, 1.0),
+                    xycoords=("data", "axes fraction"), xytext=(0, 2),
+                    textcoords="offset points", ha="center", va="bottom", fontsize=8,
+                    bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "black", "lw": 0.6})
+    if len(inside) > 1:
+        title += "\n" + "   ".join(f"{k}: {label}" for k, (_, label) in enumerate(inside, 1))
     ax.set_yticks(range(len(parts)), [f"partition {p}" for _, p in parts], fontsize=8)
     ax.set_xlabel("time (s); shade: the member holding the partition, ticks: records it consumed")
     for m in members:
         ax.barh(0, 0, color=MEMBER_COLOURS[m % len(MEMBER_COLOURS)], label=f"member {m}")
-    ax.legend(ncol=min(len(members), 6), fontsize=7, loc="upper center",
-              bbox_to_anchor=(0.5, -0.25 - 0.6 / len(parts)))
     ax.set_xlim(start, end)
-    ax.set_title(title)
-    fig.tight_layout()
+    ax.set_title(title, fontsize=10, pad=16)
+    # The legend gets a strip of its own under the axis label, whatever the figure's height.
+    fig.legend(*ax.get_legend_handles_labels(), ncol=min(len(members), 6), fontsize=7,
+               loc="lower center", frameon=False)
+    fig.tight_layout(rect=(0, 0.3 / fig.get_figheight(), 1, 1))
     return fig
 
 

@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ..waiting import sleep_until
 from .assignment import config_for
 from .group import TP, Group
 from .rebalance import Feed, ownership_gaps, settled, tps
+from .together import side_by_side
 
 if TYPE_CHECKING:
     from ..lab.cluster import Lab
@@ -27,35 +28,79 @@ class ScaleOut:
     newcomer: list[int]  # sizes of the assignments the new member's callbacks received
     revoked_at: list[float]  # when each revoke callback of the change came (s after the join)
     group: Group | None = None
+    handed_s: dict[TP, float] = field(default_factory=dict)  # when the newcomer got each of its own
+    from_member: dict[TP, int] = field(default_factory=dict)  # who held those before the join
+    stall_s: float = 0.0  # member 0 was stuck in one record for this long from the join on
 
     @property
     def paused(self) -> set[TP]:
         """Partitions that went unowned at some point of the change."""
         return {tp for tp, g in self.gaps.items() if g > 0}
 
+    @property
+    def longest_pause(self) -> float:
+        """Seconds the longest-paused partition went unowned (0 when none paused)."""
+        return max(self.gaps.values(), default=0.0)
+
+    @property
+    def prompt_s(self) -> float:
+        """Seconds after the join until the newcomer held every moved partition that a member
+        other than the stuck member 0 gave up (all moved partitions when none was stuck)."""
+        own = [t for tp, t in self.handed_s.items()
+               if not (self.stall_s and self.from_member.get(tp) == 0)]
+        return max(own, default=float("nan"))
+
 
 def scale_out(lab: Lab, assignor: str, members: int = 3, partitions: int = 12,
-              rate: float = 300) -> ScaleOut:
-    """Run `members` members on a topic with `partitions`, then add one; measure the change."""
+              rate: float = 300, stall_s: float = 0.0) -> ScaleOut:
+    """Run `members` members on a topic with `partitions`, then add one; measure the change.
+    With stall_s, member 0 is stuck in one record for that long from the moment of the join."""
     topic = lab.new_topic("scale-out", partitions=partitions)
     parts = tps(topic, partitions)
-    with Feed(lab, topic, rate), Group(lab, [topic], config_for(assignor)) as g:
+    config = config_for(assignor)
+    if stall_s and "partition.assignment.strategy" in config:
+        # The classic protocol's rebalance timeout is max.poll.interval.ms: long enough that
+        # the stuck member is waited for rather than removed.
+        config["max.poll.interval.ms"] = int((stall_s + 10) * 1000)
+    with Feed(lab, topic, rate), Group(lab, [topic], config) as g:
         for _ in range(members):
             g.add()
         settled(g, parts)
         sleep_until(time.monotonic() + 0.5)  # a steady state before the change
         before = g.owners()
         at = g.now()
+        if stall_s:
+            g.stall(0, stall_s)
         g.add()
-        settled(g, parts)
+        # A member of the new protocol may release its share a heartbeat or more after the
+        # others: a quiet second alone can come before the last partition has moved.
+        settled(g, parts, balanced=True)
         end = g.now()
         after = g.owners()
         changes = [e for e in g.events() if e.t >= at]
-        run = ScaleOut(assignor, members, at, end, ownership_gaps(g, at, end),
-                       {tp for tp in parts if before.get(tp) != after.get(tp)},
+        moved = {tp for tp in parts if before.get(tp) != after.get(tp)}
+        handed: dict[TP, float] = {}
+        for e in changes:
+            if e.member == members and e.ev == "assigned":
+                for tp in e.tps:
+                    handed.setdefault(tp, e.t - at)
+        handed = {tp: t for tp, t in handed.items() if after.get(tp) == members}
+        run = ScaleOut(assignor, members, at, end, ownership_gaps(g, at, end), moved,
                        [len(e.tps) for e in changes if e.member == members and e.ev == "assigned"],
-                       [e.t - at for e in changes if e.ev == "revoked" and e.tps], g)
+                       [e.t - at for e in changes if e.ev == "revoked" and e.tps], g, handed,
+                       {tp: before[tp] for tp in handed if tp in before}, stall_s)
     return run
+
+
+def scale_outs(lab: Lab, assignors: tuple[str, ...], repeats: int = 3) -> dict[str, list[ScaleOut]]:
+    """scale_out under each assignor, side by side, `repeats` times: pauses vary with where
+    each member's heartbeat falls, so one run says little about their length."""
+    out: dict[str, list[ScaleOut]] = {a: [] for a in assignors}
+    for _ in range(repeats):
+        runs = side_by_side({a: lambda a=a: scale_out(lab, a) for a in assignors})
+        for a in assignors:
+            out[a].append(runs[a])
+    return out
 
 
 @dataclass
@@ -66,6 +111,7 @@ class Restart:
     others_changes: int  # assign/revoke callbacks the other members got during the restart
     same_partitions: bool  # the returning member got back what it had
     gone_s: float  # seconds between its close and its return to its partitions
+    rebalances: int = 0  # revoke callbacks member 1 got: one per eager rebalance it went through
     group: Group | None = None
 
 
@@ -73,15 +119,17 @@ def restart_member(lab: Lab, static: bool = False, partitions: int = 6, rate: fl
                    config=None) -> Restart:
     """Three members; member 0 is closed and started again at once; did the group rebalance?
 
-    Each member i gets config(i) over the chapter's settings; by default a static
-    group.instance.id when `static`, nothing otherwise.
+    Each member i gets config(i) over the chapter's settings (eager range; the broker's
+    uniform when config(0) asks for group.protocol=consumer, whose members refuse the classic
+    timeouts); by default a static group.instance.id when `static`, nothing otherwise.
     """
-    topic = lab.new_topic("static", partitions=partitions)
-    parts = tps(topic, partitions)
-    base = config_for("range")
     if config is None:
         def config(i: int) -> dict:
             return {"group.instance.id": f"member-{i}"} if static else {}
+    new_protocol = str(config(0).get("group.protocol", "classic")).lower() == "consumer"
+    base = config_for("consumer/uniform" if new_protocol else "range")
+    topic = lab.new_topic("static", partitions=partitions)
+    parts = tps(topic, partitions)
     with Feed(lab, topic, rate), Group(lab, [topic], base) as g:
         for i in range(3):
             g.add(config(i))
@@ -94,5 +142,6 @@ def restart_member(lab: Lab, static: bool = False, partitions: int = 6, rate: fl
         others = sum(1 for e in g.events() if e.member in (1, 2) and e.t >= at
                      and e.ev in ("assigned", "revoked"))
         got = {tp for tp, m in g.owners().items() if m == back}
+        rebalances = sum(1 for e in g.events() if e.member == 1 and e.t >= at and e.ev == "revoked")
     gone = (regained[0] - at) if regained else float("nan")
-    return Restart(bool(config(0).get("group.instance.id")), others, got == had, gone, g)
+    return Restart(bool(config(0).get("group.instance.id")), others, got == had, gone, rebalances, g)

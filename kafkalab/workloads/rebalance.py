@@ -13,15 +13,20 @@ from .delivery import Steady
 from .group import TP, Group
 
 
-def settled(g: Group, partitions: list[TP], quiet_s: float = 1.0, timeout: float = 60) -> None:
+def settled(g: Group, partitions: list[TP], quiet_s: float = 1.0, timeout: float = 60,
+            balanced: bool = False) -> None:
     """Wait until every partition is held by a live member, each live member holds one (when
-    there are enough), and no assignment change has come for quiet_s."""
+    there are enough; within one of the others when `balanced`), and no assignment change has
+    come for quiet_s."""
     def done() -> bool:
         owned = g.owners()
         live = g.alive()
         if not all(tp in owned for tp in partitions):
             return False
         if len(partitions) >= len(live) and set(owned.values()) != set(live):
+            return False
+        counts = Counter(owned.values())
+        if balanced and max(counts.values()) - min(counts[m] for m in live) > 1:
             return False
         changes = [e.t for e in g.events() if e.ev in ("assigned", "revoked", "lost")]
         return not changes or g.now() - changes[-1] >= quiet_s
