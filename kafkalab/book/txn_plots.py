@@ -1,5 +1,5 @@
-"""Figures of the exactly-once chapter (13): the log of a transaction, the last stable offset,
-and the copies a crashing processor leaves."""
+"""Figures of the exactly-once chapter (13): retried batches with and without idempotence, the
+log of a transaction, the last stable offset, and the copies a crashing processor leaves."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -10,10 +10,32 @@ from .plots import shown
 
 if TYPE_CHECKING:
     from ..workloads.eos import CrashRun
-    from ..workloads.transactions import Marked, OpenRun
+    from ..workloads.transactions import Marked, OpenRun, Retried
 
 KIND_COLOURS = {"committed": "#5cb85c", "aborted": "#d9534f", "COMMIT": "#1f5f1f",
                 "ABORT": "#7a1f1f"}
+
+
+@shown
+def retries(runs: dict[str, Retried]):
+    """Per run: produce requests answered, batches in the log, and extra copies of records."""
+    fig, ax = plt.subplots(figsize=(7.5, 3.0))
+    bars = {"produce requests answered": lambda r: r.requests,
+            "batches in the log": lambda r: len(r.batches),
+            "extra copies of records": lambda r: r.duplicates}
+    width = 0.8 / len(bars)
+    for k, (label, get) in enumerate(bars.items()):
+        xs = [i + (k - 1) * width for i in range(len(runs))]
+        values = [get(r) for r in runs.values()]
+        ax.bar(xs, values, width=width, label=label)
+        for x, v in zip(xs, values):
+            ax.text(x, v, str(v), ha="center", va="bottom", fontsize=8)
+    ax.set_xticks(range(len(runs)), list(runs))
+    ax.set_ylabel("count")
+    ax.legend(fontsize=8)
+    ax.set_title("The same stall: retries appended again, or answered from the producer's state")
+    fig.tight_layout()
+    return fig
 
 
 @shown

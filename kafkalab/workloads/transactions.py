@@ -2,15 +2,22 @@
 how an open transaction holds read_committed consumers at the last stable offset."""
 from __future__ import annotations
 
+import logging
+import re
 import signal
+import socket
+import struct
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .. import logfile
+from .. import logfile, oracles
+from ..errors import LabError
+from ..lab import topology
+from ..lab.metadata import _Bytes
 from ..waiting import wait_for
 from . import storage
-from .clients import assign_from_start, consumer, producer
+from .clients import assign_from_start, consumer, pace, producer
 from .delivery import Steady
 
 if TYPE_CHECKING:
@@ -21,6 +28,148 @@ def decoded(lab: Lab, topic: str, partition: int = 0) -> list[logfile.Batch]:
     """Every batch of the partition's segments on its leader, decoded."""
     return [b for seg in storage.segments(lab, topic, partition)
             for b in logfile.read_segment(seg.log)]
+
+
+def finalized_features(lab: Lab) -> dict[str, int]:
+    """The cluster's finalized feature levels (name -> level), as a broker reports them in its
+    ApiVersions answer (version 3, tagged field 2), asked over a plain socket."""
+    host, port = lab.bootstrap.split(",")[0].rsplit(":", 1)
+    client = b"kafkalab"
+    header = struct.pack(">hhih", 18, 3, 1, len(client)) + client + b"\0"  # request header v2
+    body = bytes([len(client) + 1]) + client + bytes([2]) + b"1" + b"\0"  # name, version, tags
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(struct.pack(">i", len(header + body)) + header + body)
+        size = struct.unpack(">i", _read(sock, 4))[0]
+        answer = _Bytes(_read(sock, size))
+    answer.take(4)  # correlation id (ApiVersions answers with header version 0)
+    if (error := struct.unpack(">h", answer.take(2))[0]) != 0:
+        raise LabError(f"ApiVersions answered error code {error}")
+    for _ in range(answer.uvarint() - 1):  # the API keys: key, min, max, tagged fields
+        answer.take(6)
+        answer.tagged()
+    answer.take(4)  # throttle time
+    finalized = answer.tagged().get(2)
+    levels: dict[str, int] = {}
+    for _ in range((finalized.uvarint() - 1) if finalized else 0):
+        name = finalized.string()
+        levels[name] = struct.unpack(">h", finalized.take(2))[0]  # max level, then min level
+        finalized.take(2)
+        finalized.tagged()
+    return levels
+
+
+def _read(sock: socket.socket, n: int) -> bytes:
+    """Exactly n bytes from the socket."""
+    data = b""
+    while len(data) < n:
+        if not (chunk := sock.recv(n - len(data))):
+            raise LabError("the broker closed the connection during ApiVersions")
+        data += chunk
+    return data
+
+
+# librdkafka's answer to each produce request (debug=msg, rd_kafka_handle_Produce_error and
+# rd_kafka_handle_Produce in rdkafka_request.c): the batch's first message id, then the outcome.
+_MSGSET = re.compile(r"\(MsgId (\d+), BaseSeq (-?\d+)\) (?:delivered|encountered error: (.+?) \(actions)")
+
+
+class _Answers(logging.Handler):
+    """Collects, per batch (its first message id and sequence), the answer to every request."""
+
+    def __init__(self) -> None:
+        """No answers yet."""
+        super().__init__(logging.DEBUG)
+        self.by_batch: dict[tuple[int, int], list[str]] = {}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Keep one answer per MSGSET line: 'ok' or the error's text."""
+        if m := _MSGSET.search(record.getMessage()):
+            self.by_batch.setdefault((int(m[1]), int(m[2])), []).append(m[3] or "ok")
+
+
+@dataclass
+class Retried:
+    """Records written with acks=all while a follower of the partition was paused."""
+
+    config: dict
+    topic: str
+    sent: int
+    acknowledged: int
+    answers: dict[tuple[int, int], list[str]]  # per batch (message id, sequence): each answer
+    batches: list[logfile.Batch]  # the partition's data batches on the leader, in log order
+    attempts: int = 1  # runs made until one retried a batch the leader had appended
+
+    @property
+    def requests(self) -> int:
+        """Produce requests answered for the records, retries included."""
+        return sum(len(a) for a in self.answers.values())
+
+    @property
+    def retried(self) -> int:
+        """Batches answered REQUEST_TIMED_OUT (appended, not yet replicated) and sent again."""
+        return sum(len(a) > 1 and a[0] == "Broker: Request timed out" for a in self.answers.values())
+
+    @property
+    def stored(self) -> list[int]:
+        """Record numbers in log order, copies included."""
+        return [int(r.value) for b in self.batches for r in b.records]
+
+    @property
+    def duplicates(self) -> int:
+        """Extra copies in the log."""
+        return oracles.duplicates(self.stored)
+
+    @property
+    def missing(self) -> int:
+        """Records sent with no copy in the log."""
+        return oracles.missing(range(self.sent), self.stored)
+
+
+def stalled_writes(lab: Lab, config: dict, records: int = 400, send_s: float = 0.3,
+                   stall_s: float = 2.0) -> Retried:
+    """Send `records` (acks=all, request.timeout.ms=500) in the first send_s seconds of a stall_s
+    pause of a follower: every request outlives the broker's 500 ms wait for the follower, so
+    each batch is appended, answered REQUEST_TIMED_OUT, and sent again while the stall lasts."""
+    lab.require_own("stalling a follower (it pauses one)")
+    if not 1.0 < stall_s <= topology.max_pause_s() or not 0 < send_s < stall_s - 1.0:
+        raise ValueError(f"stall_s = {stall_s}, send_s = {send_s}: use send_s + 1 s < stall_s "
+                         f"<= {topology.max_pause_s():g} s (the session timeout less a heartbeat)")
+    topic = lab.new_topic("idem", replication_factor=3, min_insync_replicas=2)
+    answers = _Answers()
+    logger = logging.getLogger(f"kafkalab.stalled.{id(answers)}")
+    logger.propagate = False
+    logger.setLevel(logging.DEBUG)
+    logger.addHandler(answers)
+    p = producer(lab, {"acks": "all", "request.timeout.ms": 500, **config, "debug": "msg",
+                       "logger": logger, "log_level": 7})
+    p.produce(topic, b"warm-up")  # connected, and with idempotence a producer id, before the stall
+    p.flush(10)
+    answers.by_batch.clear()
+    acked: list[bool] = []
+    with lab.paused(lab.follower(topic)):
+        t0 = time.monotonic()
+        for i in range(records):
+            p.produce(topic, b"%d" % i, on_delivery=lambda err, msg: acked.append(err is None))
+            pace(p, t0 + (i + 1) * send_s / records)
+        pace(p, t0 + stall_s)  # the schedule: the follower stays paused until stall_s
+    p.flush(60)
+    logger.removeHandler(answers)
+    batches = [b for b in decoded(lab, topic) if not b.is_control and b.records
+               and b.records[0].value != b"warm-up"]
+    return Retried(dict(config), topic, records, sum(acked), answers.by_batch, batches)
+
+
+def retried_writes(lab: Lab, config: dict, tries: int = 3) -> Retried:
+    """stalled_writes until a batch the leader had appended was sent again (at most `tries` runs).
+
+    librdkafka skips the retry when a later request is acknowledged first: that answer tells it
+    the earlier batch is stored (rd_kafka_dr_implicit_ack, rdkafka_broker.c)."""
+    for attempt in range(1, tries + 1):
+        run = stalled_writes(lab, config)
+        run.attempts = attempt
+        if run.retried:
+            break
+    return run
 
 
 @dataclass
@@ -36,6 +185,14 @@ class Marked:
         """(offset, COMMIT or ABORT) of each control record in the partition."""
         return [(r.offset, r.control[0]) for b in self.logs[partition] if b.is_control
                 for r in b.records if r.control]
+
+    def spans(self, partition: int) -> list[range]:
+        """The offsets of each transaction in the partition: its records, then its marker."""
+        found, start = [], 0
+        for offset, _ in self.markers(partition):
+            found.append(range(start, offset + 1))
+            start = offset + 1
+        return found
 
 
 def steady_coordinators(lab: Lab) -> None:
@@ -131,11 +288,15 @@ class OpenRun:
 
 
 def open_transaction(lab: Lab, timeout_ms: int = 60000, commit_after_s: float | None = 4.0,
-                     watch_s: float = 8.0, rate: float = 50) -> OpenRun:
+                     watch_s: float = 8.0, rate: float = 50,
+                     producer_config: dict | None = None) -> OpenRun:
     """Keep writing plain records while a transaction stays open: it is committed after
-    commit_after_s, or (None) its producer goes silent and the coordinator aborts it after
-    timeout_ms; sample the high watermark, the last stable offset and two consumers."""
+    commit_after_s, or (None) its producer goes silent and the coordinator aborts it after its
+    transaction.timeout.ms (timeout_ms unless producer_config sets it); sample the high
+    watermark, the last stable offset and two consumers."""
     from .eos import Processors
+    config = {"transaction.timeout.ms": timeout_ms, **(producer_config or {})}
+    timeout_ms = int(config["transaction.timeout.ms"])
     steady_coordinators(lab)
     topic = lab.new_topic("open-txn")
     readers = {lvl: consumer(lab, {"isolation.level": lvl}) for lvl in
@@ -146,9 +307,8 @@ def open_transaction(lab: Lab, timeout_ms: int = 60000, commit_after_s: float | 
     t0 = time.monotonic()
     run = OpenRun(timeout_ms / 1000, 0.0, -1, None, ended_by="commit" if commit_after_s else "timeout")
     silent = None if commit_after_s else Processors(lab, topic, topic, "open", partitions=1, batch=10,
-                                                    producer_config={"transaction.timeout.ms": timeout_ms})
-    txp = None if silent else producer(lab, {"transactional.id": f"kafkalab-{topic}",
-                                             "transaction.timeout.ms": timeout_ms})
+                                                    producer_config=config)
+    txp = None if silent else producer(lab, {**config, "transactional.id": f"kafkalab-{topic}"})
     try:
         with Steady(producer(lab, {"acks": "all", "linger.ms": 5}), topic, rate):
             time.sleep(1.0)  # the schedule: plain records flow before the transaction begins
