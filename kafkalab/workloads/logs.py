@@ -137,6 +137,64 @@ def corrupt_and_restart(lab: Lab, topic: str, batch_index: int) -> Corruption:
                       {r.value for b in before[:batch_index] for r in b.records})
 
 
+@dataclass
+class Served:
+    """A byte flipped in a cleanly stopped broker's segment, and what two consumers then read."""
+
+    batch_offset: int  # base offset of the damaged batch
+    log_end_after: int  # the partition's log end offset once the broker was back
+    read: int  # records a consumer with librdkafka's defaults received
+    altered: list[int]  # offsets of the damaged batch whose value it received other than written
+    checked: tuple[str, int] | None  # (error, offset) a check.crcs=true consumer was told first
+
+
+def _first_error(lab: Lab, topic: str, timeout: float = 30) -> tuple[str, int]:
+    """Read the topic with check.crcs=true until librdkafka reports an error: (name, offset)."""
+    from ..waiting import wait_for
+    from .clients import assign_from_start, consumer
+    c = consumer(lab, {"check.crcs": True})
+    seen: list = []
+    try:
+        assign_from_start(c, topic)
+
+        def errored() -> bool:
+            msg = c.poll(0.2)
+            if msg is not None and msg.error() is not None:
+                seen.append((msg.error().name(), msg.offset()))
+            return bool(seen)
+        wait_for(errored, timeout, f"a check.crcs=true consumer of {topic} to report an error",
+                 interval=0)
+    finally:
+        c.close()
+    return seen[0]
+
+
+def damaged_after_clean_stop(lab: Lab, topic: str, batch_index: int) -> Served:
+    """Stop the topic's only replica cleanly, flip a byte inside one batch's last record value,
+    start it again; then read the partition with librdkafka's defaults and with check.crcs."""
+    from .clients import read_partition
+    from .flush import restart
+    broker = lab.leader(topic)
+    log = lab.log_dir(broker, topic) / "00000000000000000000.log"
+    damaged: list[Batch] = []
+
+    def flip() -> None:
+        target = read_segment(log)[batch_index]
+        data = bytearray(log.read_bytes())
+        data[target.position + target.size - 5] ^= 0xFF  # inside the last record's value
+        log.write_bytes(bytes(data))
+        damaged.append(target)
+    restart(lab, broker, [topic], "clean stop", while_down=flip)
+    target = damaged[0]
+    written = {r.offset: r.value for r in target.records}
+    values = read_partition(lab, topic, keep_copies=True)
+    by_number = {int(v[:8]): v for v in values}  # clients.fill starts each value with its number
+    altered = [o for o, v in written.items()
+               if int(v[:8]) in by_number and by_number[int(v[:8])] != v]
+    return Served(target.base_offset, watermarks(lab, topic)[1], len(values), altered,
+                  _first_error(lab, topic))
+
+
 def caught_up_follower(lab: Lab, records: int = 900) -> tuple[str, int, int]:
     """A two-replica topic written one 1 KB record per batch while its follower was stopped,
     then in sync again (the backlog, under 1 MiB, is fetched in bulk): (topic, leader, follower)."""
