@@ -100,3 +100,13 @@ def run_sequences(lab: Lab, assignors: tuple[str, ...], topics: dict[str, int],
     for assignor in assignors:
         config_for(assignor)  # an unknown name fails here, before any group starts
     return side_by_side({a: lambda a=a: run_sequence(lab, a, topics, script) for a in assignors})
+
+
+def broker_default_assignor(lab: Lab) -> str:
+    """The assignor the broker names for a new-protocol group whose members ask for none."""
+    topic = lab.new_topic("assign-default", partitions=2)
+    with Group(lab, [topic], {"group.protocol": "consumer"}) as g:
+        g.add()
+        settled(g, tps(topic, 2))
+        desc = lab.admin.describe_consumer_groups([g.group_id])[g.group_id].result(10)
+    return desc.partition_assignor
