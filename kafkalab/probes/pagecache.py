@@ -183,7 +183,8 @@ _CACHESTAT = {"x86_64": 451, "aarch64": 451}.get(os.uname().machine)
 def cachestat(path: str | Path) -> tuple[int, int] | None:
     """(dirty or writeback pages, cached pages) from cachestat(2), Linux 6.5+; None where absent.
 
-    Needs no privileges: the kernel counts the file's page-cache marks itself.
+    The kernel answers only a caller who may write to the file (or owns it, or is root) and
+    refuses others with EPERM, which returns None here too.
     """
     if _CACHESTAT is None:
         return None
@@ -191,7 +192,7 @@ def cachestat(path: str | Path) -> tuple[int, int] | None:
     try:
         stat = _Stat()
         if _libc.syscall(_CACHESTAT, fd, ctypes.byref(_Range(0, 0)), ctypes.byref(stat), 0):
-            return None  # ENOSYS on kernels before 6.5
+            return None  # ENOSYS before Linux 6.5; EPERM without write permission
         return stat.nr_dirty + stat.nr_writeback, stat.nr_cache
     finally:
         os.close(fd)

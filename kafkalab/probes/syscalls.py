@@ -47,17 +47,20 @@ class SyscallCounter:
     """
 
     def __init__(self, pid: int, names: tuple[str, ...] = ("sendfile64", "read", "pread64",
-                                                           "write", "fsync", "fdatasync")):
-        """Prepare to count the named calls (kernel tracepoint names) of pid."""
-        self.pid, self.names = pid, names
+                                                           "write", "fsync", "fdatasync"),
+                 fds: tuple[int, ...] = ()):
+        """Prepare to count the named calls (tracepoint names) of pid; with fds, only on those."""
+        self.pid, self.names, self.fds = pid, names, fds
         self.counts: dict[str, int] = {}
         self._out = Path(tempfile.mkstemp(prefix="kafkalab-perf-", suffix=".csv")[1])
 
     def __enter__(self) -> SyscallCounter:
         """Attach perf to every thread of the process and wait until it counts."""
-        events = ",".join(f"syscalls:sys_enter_{n}" for n in self.names)
+        # The kernel applies the filter, so a call on another file is not even counted.
+        only = ["--filter", " || ".join(f"fd == {fd}" for fd in self.fds)] if self.fds else []
+        events = [a for n in self.names for a in ("-e", f"syscalls:sys_enter_{n}", *only)]
         self._proc = subprocess.Popen(
-            [_tool("perf", "linux-perf"), "stat", "-x,", "--no-big-num", "-e", events,
+            [_tool("perf", "linux-perf"), "stat", "-x,", "--no-big-num", *events,
              "-p", str(self.pid), "-o", str(self._out)],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         want = len(self.names) * len(_threads(self.pid))
@@ -84,6 +87,18 @@ class SyscallCounter:
     def __getitem__(self, name: str) -> int:
         """The count of one call, e.g. counter["fsync"]."""
         return self.counts[name]
+
+
+def open_fds(pid: int, path: Path) -> tuple[int, ...]:
+    """The file descriptors through which a process holds `path` open now."""
+    out, target = [], str(Path(path).resolve())
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            if os.readlink(f"/proc/{pid}/fd/{fd}") == target:
+                out.append(int(fd))
+        except OSError:  # closed while we looked
+            pass
+    return tuple(sorted(out))
 
 
 @dataclass

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..errors import LabTimeout
+from ..logfile import read_batches
 from ..probes import pagecache, syscalls
 from ..probes.process import text_since
 from ..waiting import wait_for
@@ -25,19 +27,37 @@ class FlushRun:
 
     topic_config: dict
     run: ProduceRun
-    fsyncs: int  # fsync + fdatasync calls of the leader during the run
+    fsyncs: int  # fsync + fdatasync calls of the leader during the run, on any file
+    log_fsyncs: int = 0  # of those, the ones on the topic's own .log file
+    appends: int = 0  # record batches the leader appended to that .log during the run
+
+    @property
+    def log_fsyncs_per_append(self) -> float:
+        """fsyncs of the topic's .log per batch appended to it."""
+        return self.log_fsyncs / self.appends if self.appends else float("nan")
 
 
 def flush_cost(lab: Lab, topic_configs: dict[str, dict], producer: dict, records: int = 5000,
                size: int = 1000, repeats: int = 1) -> dict[str, list[FlushRun]]:
     """For each labelled topic configuration, `repeats` runs interleaved across the labels:
-    each a new RF=1 topic, a producer run, and the leader's fsync count."""
+    each a new RF=1 topic, a producer run, the leader's fsyncs (all, and of the topic's .log)
+    and the batches appended to the .log."""
     def one(config: dict) -> FlushRun:
         topic = lab.new_topic("flush", replication_factor=1, config=config)
-        pid = lab.process(lab.leader(topic), "counting the broker's fsync calls").pid
-        with syscalls.SyscallCounter(pid, ("fsync", "fdatasync")) as calls:
+        leader = lab.leader(topic)
+        pid = lab.process(leader, "counting the broker's fsync calls").pid
+        log = storage.segments(lab, topic, broker=leader)[-1].log
+        fds = wait_for(lambda: syscalls.open_fds(pid, log), 10,
+                       f"broker {leader} to hold {log.name} of {topic} open")
+        names = ("fsync", "fdatasync")
+        with syscalls.SyscallCounter(pid, names) as calls, \
+                syscalls.SyscallCounter(pid, names, fds) as own:
             run = produce(lab, topic, producer, records=records, size=size)
-        return FlushRun(dict(config), run, calls["fsync"] + calls["fdatasync"])
+        # Counted on the segment the run began in (the file behind those descriptors); the
+        # warm-up record of produce() is one of its batches and was counted too.
+        appends = len(read_batches(log.read_bytes(), decode=False))
+        return FlushRun(dict(config), run, calls["fsync"] + calls["fdatasync"],
+                        own["fsync"] + own["fdatasync"], appends)
     return interleaved({label: (lambda c=c: one(c)) for label, c in topic_configs.items()},
                        repeats)
 
@@ -48,6 +68,38 @@ def fsyncs_while_filling(lab: Lab, topic: str, records: int, size: int = 1000) -
     with syscalls.SyscallCounter(pid, ("write", "writev", "fsync", "fdatasync")) as calls:
         written = fill(lab, topic, records, size)
     return written, calls.counts
+
+
+@dataclass
+class RollSyncs:
+    """A topic filled with small segments while strace named every file its leader synced."""
+
+    written: int  # bytes acknowledged
+    rolled: list[storage.Segment]  # every segment but the active one
+    active: storage.Segment
+    synced: list[str]  # the file of each fsync/fdatasync, in order
+    rolled_clean: bool  # every rolled segment had no dirty page when tracing stopped
+
+    def synced_logs(self) -> set[str]:
+        """The .log files among the synced files."""
+        return {f for f in self.synced if f.endswith(".log")}
+
+
+def syncs_while_filling(lab: Lab, topic: str, records: int, size: int = 1000) -> RollSyncs:
+    """Fill the topic while strace names the files its leader syncs, until every rolled
+    segment is clean or 10 s have passed (the flush after a roll runs in the background)."""
+    leader = lab.leader(topic)
+    pid = lab.process(leader, "tracing the broker's fsync calls").pid
+    with syscalls.SyncTrace(pid) as syncs:
+        written = fill(lab, topic, records, size)
+        segs = storage.segments(lab, topic, broker=leader)
+        try:
+            wait_for(lambda: all(pagecache.dirty(s.log)[0] == 0 for s in segs[:-1]), 10,
+                     f"the rolled segments of {topic} to be flushed", interval=0.05)
+            clean = True
+        except LabTimeout:  # the verdict says which segments went unsynced
+            clean = False
+    return RollSyncs(written, segs[:-1], segs[-1], syncs.files, clean)
 
 
 @dataclass
