@@ -107,13 +107,34 @@ class FloorRun:
     """One write per config with 0, 1 and 2 followers killed and after they returned."""
 
     outcome: dict[str, dict] = field(default_factory=dict)  # label -> step -> Write
-    hw_two_down: int = -1  # the high watermark while two replicas were down, after the writes
+    hw_held: list[int] = field(default_factory=list)  # high watermark sampled, two replicas down
+    isr_held: list[int] = field(default_factory=list)  # the ISR while it was sampled
+    hw_one_back: int = -1  # the high watermark once the first follower was back in the ISR
+    isr_one_back: list[int] = field(default_factory=list)  # the ISR then (one replica still down)
     hw_back: int = -1  # the high watermark once every replica was back in sync
 
+    @property
+    def hw_two_down(self) -> int:
+        """The highest high watermark seen while two replicas were down."""
+        return max(self.hw_held, default=-1)
 
-def writes_with_brokers_down(lab: Lab, topic: str, configs: dict[str, dict]) -> FloorRun:
+
+def _sample_hw(lab: Lab, topic: str, seconds: float, enough: int | None = None) -> list[int]:
+    """The partition's high watermark read every 0.2 s for `seconds` (until it reaches `enough`)."""
+    samples: list[int] = []
+    end = time.monotonic() + seconds
+    while True:
+        samples.append(high_watermark(lab, topic))
+        if (enough is not None and samples[-1] >= enough) or time.monotonic() >= end:
+            return samples
+        time.sleep(0.2)
+
+
+def writes_with_brokers_down(lab: Lab, topic: str, configs: dict[str, dict],
+                             hold_s: float = 2.0) -> FloorRun:
     """Outcome of one write per config with 0, 1 and 2 brokers killed (followers first),
-    keyed 0, 1, 2 and 'back' (after they returned), with the high watermark at two down."""
+    keyed 0, 1, 2 and 'back' (after they returned); the high watermark sampled for `hold_s`
+    with two down, and again once the first of them was back in the ISR."""
     lab.require_own("writing with brokers down (it kills brokers)")
     replicas = lab.replicas(topic)
     victims = (lab.followers(topic) + [b for b in lab.brokers if b not in replicas])[:2]
@@ -122,6 +143,9 @@ def writes_with_brokers_down(lab: Lab, topic: str, configs: dict[str, dict]) -> 
     def probe(step) -> None:
         for label, config in configs.items():
             run.outcome[label][step] = write_one(lab, topic, config)
+
+    def written() -> int:
+        return 1 + max(w.offset for row in run.outcome.values() for w in row.values())
 
     probe(0)
     down: list[int] = []
@@ -132,13 +156,25 @@ def writes_with_brokers_down(lab: Lab, topic: str, configs: dict[str, dict]) -> 
             lab.wait_for(lambda: b not in lab.isr(topic) and b not in lab.live_brokers(), 30,
                          f"broker {b} to be fenced and out of the ISR")
             probe(len(down))
-        run.hw_two_down = high_watermark(lab, topic)
+        # A window, not a wait: without the min.insync.replicas rule the leader, alone in the
+        # ISR, moves the high watermark at its append; sampling shows whether it ever moved.
+        run.isr_held = lab.isr(topic)
+        run.hw_held = _sample_hw(lab, topic, hold_s)
+        first = down[0]
+        lab.start(first)
+        down.pop(0)
+        if first in replicas:
+            lab.wait_for(lambda: first in lab.isr(topic), 60, f"broker {first} to rejoin the "
+                         f"ISR of {topic}")
+            run.isr_one_back = lab.isr(topic)
+            # How far the high watermark got within 5 s, with one replica still down.
+            run.hw_one_back = _sample_hw(lab, topic, 5.0, written())[-1]
     finally:
         lab.start_all(down)
     lab.wait_in_sync(topic)
-    written = 1 + max(w.offset for row in run.outcome.values() for w in row.values())
-    run.hw_back = lab.wait_for(lambda: (hw := high_watermark(lab, topic)) >= written and hw,
-                               30, f"the high watermark of {topic} to pass offset {written - 1}")
+    end = written()
+    run.hw_back = lab.wait_for(lambda: (hw := high_watermark(lab, topic)) >= end and hw,
+                               30, f"the high watermark of {topic} to pass offset {end - 1}")
     probe("back")
     return run
 
