@@ -10,6 +10,7 @@ if TYPE_CHECKING:
     from ...workloads.elections import Unclean
 
 ROLES = ("leader", "first follower", "second follower")
+FAULT_TRIALS = 3  # runs of check_leader_after_faults before the lab is called too slow
 
 
 def _roles(name: str, value: Any) -> set[str]:
@@ -32,12 +33,24 @@ def check_lag_window(lab: Lab, earliest: float, latest: float) -> None:
     if latest - earliest > lag / 2 + 1:
         raise AssertionError(f"a window of {latest - earliest:g} s is too wide to be a "
                              f"prediction: narrow it to {lag / 2 + 1:g} s or less")
-    run = replication.isr_exit(lab, "cut off")
-    for p, t in sorted(run.left.items()):
-        if not earliest - 0.5 <= t <= latest + 2:
+    judge_lag_window(replication.isr_exit(lab, "cut off").left, earliest, latest, lag)
+
+
+def judge_lag_window(left: dict[int, float], earliest: float, latest: float, lag: float) -> None:
+    """Pass when every measured exit lies in the window and the window spans the lag rule's."""
+    # Slack for the sampling (every 0.1 s) and the controller's metadata update after the
+    # leader's AlterPartition.
+    for p, t in sorted(left.items()):
+        if not earliest - 0.5 <= t <= latest + 1:
             raise AssertionError(f"the leader of partition {p} dropped the cut-off follower "
                                  f"{t:.1f} s after the cut, outside {earliest:g}-{latest:g} s")
-    print(f"Correct: it left after {', '.join(f'{t:.1f} s' for t in sorted(run.left.values()))} "
+    # One run shows one or two exits; the window must also hold the others the rule allows:
+    # never before the lag time, and up to one check interval (lag / 2) after it.
+    if earliest > lag + 0.5 or latest < 1.5 * lag - 0.5:
+        raise AssertionError(f"this run's exits ({', '.join(f'{t:.1f} s' for t in left.values())}) "
+                             f"fell in {earliest:g}-{latest:g} s, but another cut can end "
+                             "outside it: when does the leader look, and how long does it wait?")
+    print(f"Correct: it left after {', '.join(f'{t:.1f} s' for t in sorted(left.values()))} "
           f"(the lag rule is checked every {lag / 2:g} s).")
 
 
@@ -80,16 +93,32 @@ def check_quiet_restart(lab: Lab, how: str, producer_config: dict) -> None:
     _settings("producer_config", producer_config)
     if how not in ("killed", "stopped"):
         raise AssertionError(f"how must be 'killed' or 'stopped', got {how!r}")
+    judge_acks(producer_config)
     judge_handover(replication.handover(lab, how, producer_config))
 
 
+def judge_acks(producer_config: dict) -> None:
+    """Refuse a producer whose acknowledgement does not wait for the in-sync replicas."""
+    # librdkafka's default is acks=all (request.required.acks=-1); an idempotent producer
+    # requires it. One clean handover may lose nothing with acks=1, but only by luck: the old
+    # leader may have acknowledged a record no follower had fetched yet.
+    acks = producer_config.get("acks", producer_config.get("request.required.acks", "all"))
+    if str(acks).lower() not in ("all", "-1"):
+        raise AssertionError(f"acks={acks}: the leader acknowledges a record before any other "
+                             "replica has it, so a handover can lose it; choose acks that wait "
+                             "for the in-sync replicas")
+
+
 def judge_handover(run) -> None:
-    """Pass when the handover lost nothing and another broker led within 1 s of the fault."""
+    """Pass when the handover lost nothing and another broker led within half a session."""
+    from ...lab import topology
     if run.lost:
         raise AssertionError(f"{run.lost} acknowledged records were lost: the producer's "
                              "settings let the leader acknowledge alone")
+    # A crashed leader is replaced only once its session expires (3 s in the lab); a controlled
+    # shutdown hands leadership over first, in tenths of a second when the machine is idle.
     moved = run.new_leader_at - run.fault_at
-    if moved > 1.0:
+    if moved > topology.session_timeout_s() / 2:
         raise AssertionError(f"another broker led only {moved:.2f} s after the leader went "
                              f"down, and the producer waited {run.gap:.2f} s")
     print(f"Correct: a new leader after {moved:.2f} s; the producer's longest wait "
@@ -117,9 +146,27 @@ def check_truncation_offset(run: Unclean, offset: int) -> None:
 @checker
 def check_leader_after_faults(lab: Lab, leader: str) -> None:
     """Pass when `leader` names (by replica position) who leads after the scripted faults."""
+    from ...errors import LabError
     positions = ("first replica", "second replica", "third replica")
     if leader not in positions:
         raise AssertionError(f"leader must be one of {list(positions)}, got {leader!r}")
+    for _ in range(FAULT_TRIALS):
+        replicas, now = _leader_after_faults(lab)
+        got = positions[replicas.index(now)]
+        # The controller's balance check (every leader.imbalance.check.interval.seconds) may
+        # elect the preferred replica before both are back: that run shows nothing, run again.
+        if got != "first replica":
+            break
+    else:
+        raise LabError(f"in {FAULT_TRIALS} runs the controller's balance check moved leadership back "
+                       "before both replicas had rejoined the ISR; the lab is too slow to tell")
+    if leader != got:
+        raise AssertionError(f"broker {now}, the {got}, led when both were back, not the {leader}")
+    print(f"Correct: broker {now} (replicas {replicas}) kept the lead until an election moves it.")
+
+
+def _leader_after_faults(lab: Lab) -> tuple[list[int], int]:
+    """Kill a new topic's first replica, then its second, restart both; (replicas, leader)."""
     topic = lab.new_topic("ex-faults", min_insync_replicas=2)
     replicas = lab.replicas(topic)
     try:
@@ -129,15 +176,8 @@ def check_leader_after_faults(lab: Lab, leader: str) -> None:
                          30, f"another broker to lead {topic} after broker {b} died")
         for b in replicas[:2]:
             lab.start(b, wait=False)
-        lab.wait_for(lambda: set(lab.isr(topic)) == set(replicas), 60, f"{topic} back in sync")
-        now = lab.leader(topic)
+        lab.wait_for(lambda: set(lab.isr(topic)) == set(replicas), 60, f"{topic} back in sync",
+                     interval=0.1)
+        return replicas, lab.leader(topic)
     finally:
         lab.heal()
-    got = positions[replicas.index(now)]
-    if got == "first replica":
-        print("The controller's periodic leader check ran just as the replicas returned; "
-              "run the check again.")
-        return
-    if leader != got:
-        raise AssertionError(f"broker {now}, the {got}, led when both were back, not the {leader}")
-    print(f"Correct: broker {now} (replicas {replicas}) kept the lead until an election moves it.")
