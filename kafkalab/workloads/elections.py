@@ -77,12 +77,39 @@ class Standing:
     returned_leads: bool = False  # the follower brought back alone was elected
     acked: int = 0
     lost: int = 0  # acknowledged records missing once every broker is back
+    below_min: BelowMin | None = None  # acks=1 writes while the ISR is the leader alone
+
+
+@dataclass
+class BelowMin:
+    """acks=1 records written while the ISR is below min.insync.replicas: the leader's log end
+    (from its disk) and the high watermark, before and after."""
+
+    acked: int
+    log_end_before: int
+    log_end_after: int
+    high_watermark_before: int | None
+    high_watermark_after: int | None
+    lost: int = 0  # of the acked, missing once every broker is back
 
 
 def _out(lab: Lab, topic: str, b: int) -> None:
-    """Wait until broker b is unregistered and out of the partition's ISR."""
+    """Wait until broker b is fenced (gone from the metadata's brokers) and out of the ISR."""
     lab.wait_for(lambda: b not in lab.live_brokers() and b not in lab.isr(topic), 30,
-                 f"broker {b} to be gone and out of the ISR of {topic}")
+                 f"broker {b} to be fenced and out of the ISR of {topic}")
+
+
+def _below_min(lab: Lab, topic: str, leader: int, records: int, acked: set[bytes]) -> BelowMin:
+    """Write `records` with acks=1 (no retries) and read the leader's log end and high watermark
+    around them; keep the acknowledged values in `acked`."""
+    end0, hw0 = log_end(lab, leader, topic), _high_watermark(lab, topic)
+    p = producer(lab, {"acks": "1", "retries": 0, "message.timeout.ms": 6000})
+    for i in range(records):
+        p.produce(topic, b"acks1-%d" % i,
+                  on_delivery=lambda e, m: e is None and acked.add(m.value()))
+    p.flush(15)
+    return BelowMin(len(acked), end0, log_end(lab, leader, topic), hw0,
+                    _high_watermark(lab, topic))
 
 
 def last_standing(lab: Lab, how: str = "stopped", records: int = 20,
@@ -98,6 +125,7 @@ def last_standing(lab: Lab, how: str = "stopped", records: int = 20,
     leader = lab.leader(topic)
     run = Standing(topic, how, [first, second, leader])
     acked: set[bytes] = set()
+    acked1: set[bytes] = set()  # acks=1, below the minimum: not counted in acked
     down = lab.stop if how == "stopped" else lab.kill
 
     def step(label: str, writes: bool = True) -> None:
@@ -116,6 +144,7 @@ def last_standing(lab: Lab, how: str = "stopped", records: int = 20,
         down(second)
         _out(lab, topic, second)
         step(f"broker {second} {how}")
+        run.below_min = _below_min(lab, topic, leader, records, acked1)
         lab.kill(leader)
         lab.wait_for(lambda: (h := metadata.history(lab, topic)) and h[-1].leader == -1, 30,
                      f"the controller to record {topic} leaderless after broker {leader} died",
@@ -132,8 +161,11 @@ def last_standing(lab: Lab, how: str = "stopped", records: int = 20,
                 lab.start(b)
     lab.wait_in_sync(topic)
     run.history = metadata.history(lab, topic)
+    kept = read_partition(lab, topic)
     run.acked = len(acked)
-    run.lost = len(oracles.lost(acked, read_partition(lab, topic)))
+    run.lost = len(oracles.lost(acked, kept))
+    if run.below_min is not None:
+        run.below_min.lost = len(oracles.lost(acked1, kept))
     return run
 
 
@@ -332,5 +364,5 @@ def _preferred_trial(lab: Lab, hows: tuple[str, ...], timeout: float) -> list[Pr
     finally:
         if lab.state(preferred) != "up":
             lab.start(preferred)
-    lab.wait_for(lambda: preferred in lab.live_brokers(), 30, f"broker {preferred} registered")
+    lab.wait_for(lambda: preferred in lab.live_brokers(), 30, f"broker {preferred} unfenced")
     return runs

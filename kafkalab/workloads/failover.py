@@ -52,7 +52,7 @@ class Failover:
             ev.setdefault("new leader", s.t)
         if self.victim not in s.isr:
             ev.setdefault("ISR shrank", s.t)
-        if "broker registered" in ev and self.victim in s.isr and set(s.isr) >= set(self.before.isr):
+        if "broker unfenced" in ev and self.victim in s.isr and set(s.isr) >= set(self.before.isr):
             ev.setdefault("ISR restored", s.t)
 
 
@@ -97,7 +97,7 @@ def failover(lab: Lab, topic: str, victim: int | str = "leader", partition: int 
         end = time.monotonic() + settle
         watch(t0, lambda: time.monotonic() > end, "the settle period")
         run.events["broker restarted"] = time.monotonic() - t0
-    run.events["broker registered"] = time.monotonic() - t0
+    run.events["broker unfenced"] = time.monotonic() - t0
     watch(t0, lambda: "ISR restored" in run.events, f"broker {victim} to rejoin the ISR")
     return run
 

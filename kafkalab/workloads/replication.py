@@ -49,7 +49,7 @@ class IsrExit:
     topic: str
     views: list[View] = field(default_factory=list)
     left: dict[int, float] = field(default_factory=dict)  # partition -> s after the fault
-    unregistered_at: float | None = None  # the controller stopped listing the broker (fenced)
+    fenced_at: float | None = None  # the metadata stopped listing the broker (fenced)
     undone_at: float = 0.0  # reconnect or restart, s after the fault
     back_at: float = 0.0  # in every ISR again
 
@@ -59,8 +59,8 @@ class IsrExit:
         for p, isr in v.isrs.items():
             if self.victim not in isr and not self.undone_at:
                 self.left.setdefault(p, v.t)
-        if self.victim not in v.live and self.unregistered_at is None:
-            self.unregistered_at = v.t
+        if self.victim not in v.live and self.fenced_at is None:
+            self.fenced_at = v.t
 
     @property
     def spread(self) -> float:
