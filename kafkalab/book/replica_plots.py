@@ -19,14 +19,14 @@ ROLE = {"leader": "#d9534f", "ISR": "#5b8def", "ELR": "#f0ad4e", "out": "#e8e8e8
 
 @shown
 def isr_exits(runs: list[IsrExit], lag_s: float, session_s: float):
-    """Per run: when the victim was in each partition's ISR and registered, around the fault."""
+    """Per run: when the victim was in each partition's ISR and unfenced, around the fault."""
     fig, axes = plt.subplots(len(runs), 1, figsize=(8, 1.1 + 1.0 * len(runs)), sharex=True,
                              squeeze=False)
     for ax, run in zip(axes[:, 0], runs):
-        rows = [f"in ISR of partition {p}" for p in sorted(run.left)] + ["registered"]
+        rows = [f"in ISR of partition {p}" for p in sorted(run.left)] + ["unfenced"]
         for y, label in enumerate(rows):
             states = [(v.t, (run.victim in v.isrs[int(label.rsplit(' ', 1)[1])])
-                       if label != "registered" else run.victim in v.live) for v in run.views]
+                       if label != "unfenced" else run.victim in v.live) for v in run.views]
             start = None
             for t, on in states + [(states[-1][0], False)]:
                 if on and start is None:
@@ -65,7 +65,7 @@ def handovers(runs: list[Handover]):
         ax.set_title(f"leader {run.how}: gap {run.gap:.2f} s", fontsize=9)
         ax.set_xlabel("sent (s after the fault)")
     axes[0, 0].set_ylabel("time to delivery report (s)")
-    axes[0, 0].legend(fontsize=8, loc="upper left")
+    axes[0, 0].legend(fontsize=8, loc="upper right")
     fig.suptitle("A producer (acks=all) through a leader handover; dotted: a new leader in the metadata")
     fig.tight_layout()
     return fig
@@ -105,6 +105,7 @@ def held_back(run: HeldBack):
     ax.barh([y - 0.2 for y in ys], after, height=0.4, color="#5b8def", label="reconnected")
     ax.set_yticks(list(ys), labels)
     ax.invert_yaxis()
+    ax.set_xlim(0, 1.45 * max(during + after + [1]))  # room on the right for the legend
     ax.set_xlabel("records past the starting offset")
     ax.set_title("Acknowledged but not readable: the high watermark waits for the ISR")
     ax.legend(fontsize=8, loc="lower right")
@@ -145,17 +146,26 @@ def controller_record(history: list[PartitionState], brokers: list[int], title: 
 
 @shown
 def catch_up(runs: list[CatchUp]):
-    """Bytes the returning follower is behind its leader, from its start on."""
-    fig, ax = plt.subplots(figsize=(7, 3.2))
+    """Bytes the returning follower is behind its leader over time; copy time against backlog."""
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(9, 3.4), width_ratios=(3, 2))
+    colour = {}
     for run in runs:
+        mb = run.backlog_mb
         line, = ax.plot([t for t, _ in run.behind], [b / 1e6 for _, b in run.behind],
-                        label=f"{run.backlog_bytes / 1e6:.0f} MB backlog: copied in {run.copy_s:.2f} s")
-        ax.plot(run.in_sync_at, 0, "o", color=line.get_color())
-        ax.plot(run.registered_at, run.backlog_bytes / 1e6, "|", ms=12, color=line.get_color())
-    ax.set_xlabel("time since the follower's start (s); bar: registered, dot: back in the ISR")
+                        color=colour.get(mb), lw=1.2,
+                        label=None if mb in colour else f"{mb:g} MB backlog")
+        colour[mb] = line.get_color()
+        ax.plot(run.in_sync_at, 0, "o", ms=4, color=colour[mb])
+        ax.plot(run.unfenced_at, run.backlog_bytes / 1e6, "|", ms=10, color=colour[mb])
+        bx.plot(run.backlog_bytes / 1e6, run.copy_s, "o", color=colour[mb])
+    ax.set_xlabel("s since the follower's start\n(bar: unfenced, dot: back in the ISR)")
     ax.set_ylabel("behind the leader (MB)")
-    ax.set_title("A returning follower catches up: the copy grows with the backlog")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, ncol=3, loc="lower left", bbox_to_anchor=(0, 1.0), frameon=False)
+    bx.set_xlim(0, None)
+    bx.set_ylim(0, None)
+    bx.set_xlabel("backlog (MB)")
+    bx.set_ylabel("copy time (s)")
+    fig.suptitle("A returning follower catches up: copy time grows with the backlog")
     fig.tight_layout()
     return fig
 
@@ -170,10 +180,13 @@ def leadership(runs: list[Preferred]):
         ax.step(ts, [1 if x == run.preferred else 0 if x != -1 else -1 for x in leaders],
                 where="post", color="#d9534f")
         ax.set_yticks([-1, 0, 1], ["none", "another", "preferred"], fontsize=8)
-        for t, label in ((run.restart_at, "restart"), (run.in_sync_at, "in sync"),
-                         (run.leads_at, "leads")):
+        # "in sync" left of its line, the others right of theirs: a requested election leads
+        # within tenths of a second of "in sync", and the two labels would overlap
+        for t, label, dx, ha in ((run.restart_at, "restart", 0.1, "left"),
+                                 (run.in_sync_at, "in sync", -0.1, "right"),
+                                 (run.leads_at, "leads", 0.1, "left")):
             ax.axvline(t, color="grey", ls=":", lw=1)
-            ax.text(t + 0.1, -0.9, label, fontsize=7, rotation=90, va="bottom")
+            ax.text(t + dx, -0.9, label, fontsize=7, rotation=90, va="bottom", ha=ha)
         ax.set_title(f"{run.how}: leads again {run.leads_at - run.in_sync_at:.1f} s after "
                      "it was back in sync", fontsize=9, loc="left")
     axes[-1, 0].set_xlabel("time since the preferred leader was killed (s)")
