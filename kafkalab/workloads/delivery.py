@@ -105,6 +105,7 @@ class Outage:
     restart_at: float  # broker start requested
     back_at: float  # partition has a leader again
     rate: float = 0.0  # records per second achieved
+    topic: str = ""  # the RF=1 topic written to
 
     def outcomes(self) -> Counter:
         """How many records ended each way ('delivered' or the error name)."""
@@ -142,7 +143,7 @@ def outages(lab: Lab, configs: dict[str, dict], outage_s: float = 6.0, before_s:
     for label, p in producers.items():
         p.flush(float(configs[label].get("message.timeout.ms", 300000)) / 1000 + 10)
     return {label: Outage(dict(configs[label]), s.records, killed_at - s.t0, restart_at - s.t0,
-                          back_at - s.t0, s.rate) for label, s in steady.items()}
+                          back_at - s.t0, s.rate, topic) for label, s in steady.items()}
 
 
 @dataclass
@@ -155,6 +156,7 @@ class RetryRun:
     stored: list[int] = field(default_factory=list)  # record numbers in partition order
     topic: str = ""
     produce_requests: int = 0  # produce requests the client sent, retries included
+    retries: int = 0  # requests the client sent again (librdkafka's txretries, all brokers)
 
     @property
     def sent(self) -> int:
@@ -222,7 +224,9 @@ def stalled(lab: Lab, config: dict, stall: str = "follower", records: int = 400,
     pace(p, time.monotonic() + 0.5)  # one more statistics report, after the last answer
     stored = [int(v) for v in read_partition(lab, topic, keep_copies=True) if v != b"warm-up"]
     requests = max((produce_requests(r) for r in reports), default=0)
-    return RetryRun(dict(config), done, (paused_at, resumed_at), stored, topic, requests)
+    retries = max((sum(b.get("txretries", 0) for b in r.get("brokers", {}).values())
+                   for r in reports), default=0)
+    return RetryRun(dict(config), done, (paused_at, resumed_at), stored, topic, requests, retries)
 
 
 class _RequestLog(logging.Handler):
@@ -257,6 +261,11 @@ class Refused:
     def gaps(self) -> list[float]:
         """Seconds between consecutive tries."""
         return oracles.gaps(self.tries)
+
+    @property
+    def from_first_s(self) -> float:
+        """Seconds from the first produce request to the delivery report."""
+        return self.after_s - self.tries[0] if self.tries else float("nan")
 
 
 def retries_while_refused(lab: Lab, configs: dict[str, dict], seconds: float = 6.0) -> dict[str, Refused]:
