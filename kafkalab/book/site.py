@@ -284,9 +284,16 @@ def setup(app) -> dict:
                 kept.append(script)
         if "script_files" in context:
             context["script_files"][:] = kept
+    app.connect("builder-inited", add_stylesheet)
     app.connect("html-page-context", unique_scripts, priority=900)  # after the others add theirs
     app.connect("env-get-updated", number_exercises_by_chapter, priority=900)  # after numfig's
     return {"parallel_read_safe": True, "parallel_write_safe": True}
+
+
+def add_stylesheet(app) -> None:
+    """The book's stylesheet (kafkalab/book/static/kafkalab.css): code and output fit the column."""
+    app.config.html_static_path.append(str(Path(__file__).parent / "static"))
+    app.add_css_file("kafkalab.css")
 
 
 def number_exercises_by_chapter(app, env) -> list[str]:

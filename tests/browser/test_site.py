@@ -58,13 +58,22 @@ def _open(browser, url: str):
     """A fresh page in a context of its own (127.0.0.1 only), recording script errors and
     failed loads. (One context for all pages once left a page waiting 30 s for the network to
     go idle.)"""
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page = browser.new_page(viewport={"width": 1300, "height": 900})
     page.errors, page.failed = [], []
     page.on("pageerror", lambda e: page.errors.append(str(e)))
     page.on("response", lambda r: r.status >= 400 and page.failed.append(f"{r.status} {r.url}"))
     response = page.goto(url, wait_until="load")
     assert response is not None and response.ok, f"{url}: {response and response.status}"
     return page
+
+
+# The code, output and table blocks of the article, and the start of each one wider than it
+# shows (the reader would scroll it sideways).
+WIDE_BLOCKS = """() => {
+  const blocks = [...document.querySelectorAll('article.bd-article pre, article.bd-article table')];
+  const wide = blocks.filter(e => e.scrollWidth > e.clientWidth + 1);
+  return [blocks.length, wide.map(e => e.innerText.slice(0, 60))];
+}"""
 
 
 @pytest.mark.parametrize("path", PAGES)
@@ -96,6 +105,12 @@ def test_page_loads_without_errors(browser, site, path):
             text = " ".join(page.eval_on_selector_all(".cell_output", "els => els.map(e => e.innerText)"))
             for junk in ("<function ", "<Figure size"):
                 assert junk not in text, f"{path}: an output shows {junk!r}"
+            for width in (1300, 900):  # a laptop, and a window beside another
+                page.set_viewport_size({"width": width, "height": 900})
+                blocks, wide = page.evaluate(WIDE_BLOCKS)
+                assert len(wide) <= 0.05 * blocks, (
+                    f"{path} at {width} px: {len(wide)} of {blocks} code, output and table blocks "
+                    f"are wider than the column (the first starts {wide[0]!r})")
     finally:
         page.close()
 
