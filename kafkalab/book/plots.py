@@ -302,35 +302,41 @@ def batch_layout(batch, title: str):
         ax.text(start + size / 2, 0.45 + 0.35 * (i % 2), label, ha="center", va="bottom",
                 fontsize=7, rotation=0)
         start += size
+    # the records block is drawn 12 units wide whatever its size: a marker, not a scale
     ax.barh(0, 12, left=start, color="#dddddd", edgecolor="black", hatch="//")
     ax.text(start + 6, -0.1, f"{batch.records_count} records\n({batch.size - 61} B, "
-            f"{batch.compression})", ha="center", va="center", fontsize=7)
-    ax.axvspan(21, 61, ymin=0.02, ymax=0.08, color="#d9534f")
-    ax.text(41, -0.62, "CRC-32C covers bytes 21 to the end of the batch", ha="center",
-            fontsize=7, color="#d9534f")
+            f"{batch.compression};\nnot to scale)", ha="center", va="center", fontsize=7)
+    ax.axvspan(21, start + 12, ymin=0.08, ymax=0.12, color="#d9534f")
+    ax.text((21 + start + 12) / 2, -0.75, "CRC-32C: from byte 21 (attributes) to the end of the "
+            "batch, records included", ha="center", va="bottom", fontsize=7, color="black")
     ax.set_xlim(0, start + 12)
     ax.set_ylim(-0.8, 1.6)
     ax.set_yticks([])
-    ax.set_xlabel("byte within the batch")
+    ax.set_xlabel("byte within the batch (header to scale)")
     ax.set_title(title)
     fig.tight_layout()
     return fig
 
 
 @shown
-def sparse_index(runs: dict[str, tuple[list, list]], title: str):
-    """Batch start positions in a .log and the index entries pointing into it, per labelled run."""
-    fig, axes = plt.subplots(len(runs), 1, figsize=(9, 1.7 * len(runs) + 0.8), squeeze=False)
+def sparse_index(runs: dict[str, tuple[list, list]], title: str, window: int = 40):
+    """The first `window` batch starts of a .log and the index entries among them, per run."""
+    fig, axes = plt.subplots(len(runs), 1, figsize=(9, 1.9 * len(runs) + 0.8), squeeze=False)
     for ax, (label, (batches, entries)) in zip(axes[:, 0], runs.items(), strict=True):
-        ax.vlines([b.position / 1024 for b in batches], 0, 1, color="#bbbbbb", lw=0.6,
-                  label=f"{len(batches)} batch starts")
-        ax.vlines([pos / 1024 for _, pos in entries], 0, 1, color="#d9534f", lw=1.4,
-                  label=f"{len(entries)} index entries")
+        # the first `window` batches only: a whole segment of small batches is a grey smear
+        first = batches[:window + 1]
+        end = first[-1].position if len(first) > 1 else (first[0].size if first else 1024)
+        inside = [pos for _, pos in entries if pos <= end]
+        ax.vlines([b.position / 1024 for b in first], 0, 1, color="#888888", lw=0.8,
+                  label=f"batch starts (the first {max(len(first) - 1, 1)} of {len(batches)})")
+        ax.vlines([pos / 1024 for pos in inside], 0, 1, color="#d9534f", lw=1.6,
+                  label=f"index entries ({len(inside)} here, {len(entries)} in all)")
         ax.set_yticks([])
         ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)
-        ax.legend(loc="upper right", fontsize=7, ncol=2)
-        ax.set_xlim(0, max([b.position for b in batches] or [1]) / 1024 * 1.02)
-    axes[-1, 0].set_xlabel("byte position in the .log file (KiB)")
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.32), fontsize=7, ncol=2,
+                  frameon=False)
+        ax.set_xlim(0, end / 1024 * 1.02)
+        ax.set_xlabel("byte position in the .log file (KiB)", fontsize=8)
     fig.suptitle(title)
     fig.tight_layout()
     return fig
@@ -351,10 +357,13 @@ def segment_lives(watch, title: str):
                     hatch="//", edgecolor="grey")
     ax.set_yticks(range(len(lives)), [str(s.base_offset) for s in lives], fontsize=7)
     ax.set_ylabel("segment (base offset)")
-    for t, label in watch.marks:
+    for k, (t, label) in enumerate(watch.marks):
         for a in (ax, ax2):
             a.axvline(t, color="grey", ls=":", lw=1)
-        ax.text(t, len(lives) - 0.4, label, rotation=90, fontsize=7, va="top", ha="right")
+        # in the lower panel, right of its line and staggered: over the bars or left of a line
+        # at t = 0 a label would cover the segments or the y-axis ticks
+        ax2.text(t, 0.95 - 0.2 * (k % 3), f" {label}", transform=ax2.get_xaxis_transform(),
+                 fontsize=7, va="top", ha="left", color="#444444")
     from matplotlib.patches import Patch
     ax.legend(handles=[Patch(color="#5b8def", label="on disk"),
                        Patch(facecolor="#cccccc", hatch="//", edgecolor="grey",
@@ -364,6 +373,7 @@ def segment_lives(watch, title: str):
         ax2.step(ts, offsets, where="post", color="#d9534f")
     ax2.set_ylabel("log start offset")
     ax2.set_xlabel("time (s)")
+    ax2.set_xlim(left=0)
     ax.set_title(title)
     fig.tight_layout()
     return fig
