@@ -235,18 +235,6 @@ class Lab(Faults):
                         raise LabError(f"deleting the lab's topics: {e.args[0].str()}") from None
         return len(names)
 
-    def group(self, topics: str | list[str], config: dict, members: int = 0, **kwargs: Any):
-        """A consumer group of member processes (workloads.group.Group), `members` started."""
-        from ..workloads.group import Group
-        g = Group(self, [topics] if isinstance(topics, str) else topics, config, **kwargs)
-        try:
-            for _ in range(members):
-                g.add()
-        except BaseException:
-            g.end()
-            raise
-        return g
-
     # --- Kafka's own tools ---------------------------------------------------------------------
     def tool(self, name: str, *args: str, check: bool = True) -> str:
         """Run one of Kafka's tools against this cluster (its bootstrap filled in); its output."""
