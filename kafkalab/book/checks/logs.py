@@ -111,7 +111,7 @@ def check_resume_prediction(lab: Lab, predicted: int) -> None:
 
 @checker
 def check_compaction_config(lab: Lab, topic_config: dict) -> None:
-    """Pass when a topic with topic_config, given 30 versions of 20 keys and a roll, is
+    """Pass when a topic with topic_config, given 90 versions of 20 keys (a roll or two), is
     compacted to one record per key in its closed segments within 30 s."""
     from ...workloads import retention
     _settings("topic_config", topic_config)
@@ -127,6 +127,9 @@ def check_compaction_config(lab: Lab, topic_config: dict) -> None:
         lab.wait_for(lambda: max(retention.closed_counts(folder).values(), default=2) <= 1, 30,
                      "compaction")
     except LabTimeout as e:
+        if set(topic_config) <= {"cleanup.policy"}:  # nothing in the answer delays the cleaner
+            raise LabTimeout(f"the log cleaner did not compact {topic} in 30 s although its "
+                             f"settings ask for nothing else than compaction: {e}") from None
         raise AssertionError(f"after 30 s the closed segments still hold several versions of "
                              f"a key: {e}") from None
     print(f"Correct: one record per key in the closed segments of {topic}.")
