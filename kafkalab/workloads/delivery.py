@@ -156,7 +156,7 @@ class RetryRun:
     stored: list[int] = field(default_factory=list)  # record numbers in partition order
     topic: str = ""
     produce_requests: int = 0  # produce requests the client sent, retries included
-    retries: int = 0  # requests the client sent again (librdkafka's txretries, all brokers)
+    failed_tries: int = 0  # batches answered with an error, then retried or failed (debug=msg)
 
     @property
     def sent(self) -> int:
@@ -208,7 +208,8 @@ def stalled(lab: Lab, config: dict, stall: str = "follower", records: int = 400,
     topic = lab.new_topic("retry", replication_factor=3, min_insync_replicas=2)
     victim = lab.leader(topic) if stall == "leader" else lab.follower(topic)
     reports: list[dict] = []
-    p = producer(lab, config, stats=reports)
+    errors, logger = _logged("encountered error")  # one line per batch that came back failed
+    p = producer(lab, {**config, "debug": "msg", "logger": logger}, stats=reports, quiet=False)
     p.produce(topic, b"warm-up")  # connect before the stall
     p.flush(10)
     done: list[Record] = []
@@ -224,23 +225,34 @@ def stalled(lab: Lab, config: dict, stall: str = "follower", records: int = 400,
     pace(p, time.monotonic() + 0.5)  # one more statistics report, after the last answer
     stored = [int(v) for v in read_partition(lab, topic, keep_copies=True) if v != b"warm-up"]
     requests = max((produce_requests(r) for r in reports), default=0)
-    retries = max((sum(b.get("txretries", 0) for b in r.get("brokers", {}).values())
-                   for r in reports), default=0)
-    return RetryRun(dict(config), done, (paused_at, resumed_at), stored, topic, requests, retries)
+    logger.handlers.clear()
+    return RetryRun(dict(config), done, (paused_at, resumed_at), stored, topic, requests,
+                    len(errors.sent))
 
 
 class _RequestLog(logging.Handler):
-    """Collects the time of every produce request a librdkafka client logs (debug=protocol)."""
+    """Collects the time of every line a librdkafka client logs that contains `phrase`."""
 
-    def __init__(self) -> None:
-        """An empty log."""
+    def __init__(self, phrase: str = "Sent ProduceRequest") -> None:
+        """An empty log (debug=protocol logs each produce request sent)."""
         super().__init__(logging.DEBUG)
+        self.phrase = phrase
         self.sent: list[float] = []
 
     def emit(self, record: logging.LogRecord) -> None:
-        """Keep the time of each 'Sent ProduceRequest' line."""
-        if "Sent ProduceRequest" in record.getMessage():
+        """Keep the time of each line with the phrase."""
+        if self.phrase in record.getMessage():
             self.sent.append(time.monotonic())
+
+
+def _logged(phrase: str) -> tuple[_RequestLog, logging.Logger]:
+    """A private logger for a librdkafka client, and the log of its lines with `phrase`."""
+    log = _RequestLog(phrase)
+    logger = logging.getLogger(f"kafkalab.client.{id(log)}")
+    logger.propagate = False
+    logger.setLevel(logging.DEBUG)
+    logger.addHandler(log)
+    return log, logger
 
 
 @dataclass
@@ -285,11 +297,7 @@ def retries_while_refused(lab: Lab, configs: dict[str, dict], seconds: float = 6
 
 def _refused_once(lab: Lab, topic: str, label: str, config: dict, seconds: float) -> Refused:
     """One acks=all record with `config` to a refusing partition: its requests and outcome."""
-    log = _RequestLog()
-    logger = logging.getLogger(f"kafkalab.refused.{id(log)}")
-    logger.propagate = False
-    logger.setLevel(logging.DEBUG)
-    logger.addHandler(log)
+    log, logger = _logged("Sent ProduceRequest")
     p = producer(lab, {"acks": "all", "message.timeout.ms": int(seconds * 1000),
                        "debug": "protocol", "logger": logger, **config}, quiet=False)
     outcome: list = []
