@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import matplotlib.pyplot as plt
+from matplotlib.ticker import MaxNLocator
 
 from .plots import shown
 
@@ -51,14 +52,15 @@ def transaction_log(run: Marked, partition: int, read: dict[str, list[tuple[int,
                 kinds[r.offset] = "aborted" if (r.value or b"").startswith(b"abort") else "committed"
     rows = ["log", *read]
     for offset, kind in kinds.items():
-        ax.barh(0, 0.9, left=offset, color=KIND_COLOURS[kind], lw=0)
+        ax.barh(0, 0.9, left=offset - 0.45, color=KIND_COLOURS[kind], lw=0)  # centred on its offset
     for y, got in enumerate(read.values(), start=1):
         for offset, _ in got:
-            ax.barh(y, 0.9, left=offset, color=KIND_COLOURS[kinds[offset]], lw=0, alpha=0.6)
+            ax.barh(y, 0.9, left=offset - 0.45, color=KIND_COLOURS[kinds[offset]], lw=0, alpha=0.6)
     for kind, colour in KIND_COLOURS.items():
         ax.barh(0, 0, color=colour, label=kind if kind in ("committed", "aborted") else f"{kind} marker")
     ax.set_yticks(range(len(rows)), rows, fontsize=8)
     ax.invert_yaxis()
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # offsets are whole numbers
     ax.set_xlabel(f"offset in partition {partition}")
     ax.legend(ncol=4, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.45))
     ax.set_title("Transactions in the log: markers take offsets, aborted records stay")

@@ -71,7 +71,7 @@ def main(spec_path: str) -> None:
                 if delay:
                     time.sleep(delay)  # the record's processing
                 if i == len(msgs) // 2:
-                    producer.poll(0)
+                    producer.flush(30)  # the half-batch on the brokers' logs before "midway"
                     emit("midway")
             upto = {}
             for m in msgs:
