@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ...errors import LabError
 from .common import _settings, _whole, checker
 
 if TYPE_CHECKING:
@@ -28,8 +29,12 @@ def check_exactly_once(lab: Lab, mode: str, isolation: str, crashes: int = 2) ->
 def judge_exactly_once(run: CrashRun, isolation: str) -> None:
     """Pass when the run's output, read with `isolation`, holds every input exactly once."""
     out = run.committed if isolation == "read_committed" else run.uncommitted
-    if out is None:
-        raise AssertionError("the run read no output")
+    if out is None or run.uncommitted is None:
+        raise LabError("the run read no output")
+    if not run.uncommitted.duplicates:
+        # No kill left part of a batch in the log: both modes and both isolations would pass.
+        raise LabError(f"none of the {len(run.kills)} kills left a half-written batch in the "
+                       "output, so this run cannot tell the answers apart; run the check again")
     if out.missing:
         raise AssertionError(f"{out.missing} inputs never reached the output ({isolation})")
     if out.duplicates:
@@ -81,12 +86,15 @@ def check_release_within(lab: Lab, producer_config: dict, within_s: float = 8.0)
             f"than {within_s:g} s")
     run = open_transaction(lab, commit_after_s=None, watch_s=within_s + 1,
                            producer_config=producer_config)
-    judge_release(run, within_s)
+    # The bound above is the coordinator's; the marker's way to the partition leader and the
+    # sampling (about 0.1 s) come on top, so a run of an answer at the bound may end a little later.
+    judge_release(run, within_s, slack_s=0.5)
 
 
-def judge_release(run, within_s: float) -> None:
-    """Pass when the run's last stable offset moved past the open transaction within within_s."""
-    if run.released_at is None or run.released_at - run.begun_at > within_s:
+def judge_release(run, within_s: float, slack_s: float = 0.0) -> None:
+    """Pass when the run's last stable offset moved past the open transaction within within_s
+    (plus slack_s for the marker's way and the sampling)."""
+    if run.released_at is None or run.released_at - run.begun_at > within_s + slack_s:
         held = "never moved" if run.released_at is None else \
             f"moved after {run.released_at - run.begun_at:.1f} s"
         raise AssertionError(f"the last stable offset {held}: read_committed readers were held "
