@@ -104,7 +104,7 @@ def crash_copies(runs: dict[str, CrashRun]):
         for x, v in zip(xs, values):
             ax.text(x, v, str(v), ha="center", va="bottom", fontsize=8)
     ax.set_xticks(range(len(runs)), [f"{m} ({len(r.kills)} crashes)" for m, r in runs.items()])
-    ax.set_ylabel("inputs seen more than once (extra copies)")
+    ax.set_ylabel("extra copies of inputs (beyond the first)")
     ax.legend(fontsize=8)
     ax.set_title("A processor killed mid-batch: copies after the restarts")
     fig.tight_layout()
