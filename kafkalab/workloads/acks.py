@@ -132,9 +132,8 @@ def _sample_hw(lab: Lab, topic: str, seconds: float, enough: int | None = None) 
 
 def writes_with_brokers_down(lab: Lab, topic: str, configs: dict[str, dict],
                              hold_s: float = 2.0) -> FloorRun:
-    """Outcome of one write per config with 0, 1 and 2 brokers killed (followers first),
-    keyed 0, 1, 2 and 'back' (after they returned); the high watermark sampled for `hold_s`
-    with two down, and again once the first of them was back in the ISR."""
+    """One write per config with 0, 1, 2 brokers killed and 'back'; the high watermark with two
+    down (sampled for `hold_s`) and once the first was back in the ISR."""
     lab.require_own("writing with brokers down (it kills brokers)")
     replicas = lab.replicas(topic)
     victims = (lab.followers(topic) + [b for b in lab.brokers if b not in replicas])[:2]
