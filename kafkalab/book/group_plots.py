@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import matplotlib.pyplot as plt
+from matplotlib.ticker import MaxNLocator
 
 from .plots import shown
 
@@ -120,9 +121,11 @@ def assignment_steps(runs: dict[str, Sequence], topic_a: str, topic_b: str):
             ticks.append((x + 0.4 * (len(step.members) - 1), step.label.split(": ", 1)[1]))
             x += 0.8 * len(step.members) + 1.0
         ax.set_ylim(0, top + 0.2)
-        ax.set_ylabel(name, fontsize=8)
+        ax.yaxis.set_major_locator(MaxNLocator(nbins=4, integer=True))  # whole partitions
+        ax.set_ylabel(f"{name}\npartitions", fontsize=8)
         ax.set_xticks([t for t, _ in ticks], [label for _, label in ticks], fontsize=8)
-    fig.suptitle("Partitions per member at each step (solid: 3-partition topic, hatched: "
-                 "5-partition topic)", fontsize=10)
+    sizes = next(iter(runs.values())).topics  # the sizes the run used, not the chapter's
+    fig.suptitle(f"Partitions per member at each step (solid: {sizes[topic_a]}-partition topic, "
+                 f"hatched: {sizes[topic_b]}-partition topic)", fontsize=10)
     fig.tight_layout()
     return fig

@@ -104,8 +104,14 @@ def run_sequences(lab: Lab, assignors: tuple[str, ...], topics: dict[str, int],
 
 def broker_default_assignor(lab: Lab) -> str:
     """The assignor the broker names for a new-protocol group whose members ask for none."""
+    return described_assignor(lab, {"group.protocol": "consumer"})
+
+
+def described_assignor(lab: Lab, config: dict) -> str:
+    """The assignor the broker describes for a one-member group with `config` (a classic group:
+    the protocol its member voted for; a new-protocol group: the broker's assignor)."""
     topic = lab.new_topic("assign-default", partitions=2)
-    with Group(lab, [topic], {"group.protocol": "consumer"}) as g:
+    with Group(lab, [topic], config) as g:
         g.add()
         settled(g, tps(topic, 2))
         desc = lab.admin.describe_consumer_groups([g.group_id])[g.group_id].result(10)

@@ -29,7 +29,7 @@ class Event:
 
     member: int
     t: float
-    ev: str  # start, assigned, revoked, lost, consumed, committed, error, closed
+    ev: str  # start, assigned, revoked, lost, consumed, committed, error, closed, refused
     tps: tuple[TP, ...] = ()
     tp: TP | None = None
     offset: int = -1
@@ -80,6 +80,10 @@ class Group:
         wait_for(lambda: any(e.member == i and e.ev == "start" for e in self.events())
                  or proc.poll() is not None, timeout, f"member {i} of {self.group_id} to start")
         if proc.poll() is not None:
+            refused = [e.error for e in self.events() if e.member == i and e.ev == "refused"]
+            children.forget(f"{self.group_id}-m{i}")
+            if refused:  # the settings' fault, not the lab's (checkers report it as the answer's)
+                raise ValueError(f"librdkafka refused member {i}'s settings: {refused[0]}")
             raise LabError(f"member {i} exited at start: {(self.dir / f'm{i}.log').read_text()[-500:]}")
         return i
 

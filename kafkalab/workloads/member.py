@@ -4,7 +4,7 @@ Run by `Group` (group.py) as `python -m kafkalab.workloads.member SPEC.json`; th
 bootstrap servers, topics, consumer settings, a per-record processing delay, the commit mode
 and the events file. Each line of that file is one event with its wall-clock time:
 start, assigned, revoked, lost, consumed (partition, offset), committed, stalled, resumed,
-error, closed.
+error, closed; refused (the client refused the settings: the process exits).
 SIGTERM closes the consumer cleanly (it leaves the group); SIGKILL is a crash.
 """
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 
 def main(spec_path: str) -> None:
     """Consume until SIGTERM, writing every event to the spec's events file."""
-    from confluent_kafka import Consumer, KafkaError
+    from confluent_kafka import Consumer, KafkaError, KafkaException
 
     spec = json.loads(open(spec_path).read())
     out = open(spec["events"], "a", buffering=1)  # one line per event, flushed as written
@@ -39,8 +39,12 @@ def main(spec_path: str) -> None:
         hooks["on_commit"] = lambda err, ps: emit(
             "committed", tps=tps(p for p in ps if p.offset >= 0),
             **({"error": err.name()} if err is not None else {}))
-    consumer = Consumer({"bootstrap.servers": spec["bootstrap"], "log_level": 0,
-                         **spec["config"], **hooks})
+    try:
+        consumer = Consumer({"bootstrap.servers": spec["bootstrap"], "log_level": 0,
+                             **spec["config"], **hooks})
+    except (KafkaException, TypeError, ValueError) as e:  # librdkafka refused the settings
+        emit("refused", error=str(e)[:300])
+        sys.exit(2)
     consumer.subscribe(spec["topics"],
                        on_assign=lambda c, ps: emit("assigned", tps=tps(ps)),
                        on_revoke=lambda c, ps: emit("revoked", tps=tps(ps)),

@@ -140,6 +140,8 @@ def triggers(lab: Lab, config: dict, partitions: int = 6, rate: float = 300,
             settled(g, parts)
             at = g.now()
             act()
+            if name == "a member joins":  # from its subscribe(), not from its process's start-up
+                at = max(e.t for e in g.events() if e.member == member and e.ev == "start")
             trig = Trigger(name, member, at)
             react(g, trig, parts, timeout=session_s + poll_s + 30)
             run.triggers.append(trig)

@@ -174,6 +174,15 @@ def check_quiet_rolling_restart(lab: Lab, config_for_member) -> None:
     from ...workloads import cooperative
     if not callable(config_for_member):
         raise AssertionError("config_for_member must be a function of the member's index")
+    configs = [config_for_member(i) for i in range(3)]
+    for c in configs:
+        _settings("config_for_member(i)", c)
+    ids = [c.get("group.instance.id") for c in configs]
+    shared = sorted({str(x) for x in ids if x is not None and ids.count(x) > 1})
+    if shared:  # otherwise the group never settles, and the wait would blame the lab
+        raise AssertionError(f"members 0-2 share group.instance.id {shared}: an instance id names "
+                             "one member, so the coordinator keeps only the latest to join with "
+                             "it and fences the others (FENCED_INSTANCE_ID)")
     judge_restart(cooperative.restart_member(lab, config=config_for_member))
 
 
