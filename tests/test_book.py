@@ -141,3 +141,14 @@ def test_a_panel_lists_its_settings_for_the_site(capsys):
     assert "records                  1 to 1,000 (starts at 500)" in no_default  # ipywidgets' midpoint
     widgets.panel(try_it, trials=(1, 20, 1))
     assert runs == [3] and "With the defaults:" in capsys.readouterr().out
+
+
+def test_every_verdict_cites_the_sources_of_its_mechanism():
+    """Each claim's section cites at least one source (a file at the pinned release, a KIP or a
+    JIRA issue): the ledger shows it beside the verdict."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    missing = [f"{nb.stem}: Claim {r['claim']}" for nb in sorted((root / "chapters").glob("*.ipynb"))
+               for r in book.verdicts(nb, nb.stem) if not r["sources"]]
+    assert not missing, f"verdicts whose section cites no source: {missing}"

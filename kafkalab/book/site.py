@@ -107,7 +107,8 @@ def execute(path: Path) -> Path:
 
 
 _VERDICT = re.compile(r"\*\*([^*]*?Claim [A-Z]\d+[^*]*)\*\*([^*]*)")
-_SOURCE = re.compile(r"\{(?:kafka|rdkafka|kip|jira)\}`[^`]+`")  # the roles _config.yml defines
+# The roles _config.yml defines, and plain links (the kernel's documentation, man pages)
+_SOURCE = re.compile(r"\{(?:kafka|rdkafka|kip|jira)\}`[^`]+`|\[[^\]\n]+\]\(https://[^)\s]+\)")
 
 
 def _sections(cells: list[dict]) -> list[int]:
@@ -121,7 +122,7 @@ def _sections(cells: list[dict]) -> list[int]:
 
 
 def sources(cells: list[dict], section: int) -> list[str]:
-    """The source roles ({kafka}`...`, {kip}`...`, ...) cited in one section's prose, once each."""
+    """The sources ({kafka}`...`, {kip}`...`, links) cited in one section's prose, once each."""
     found: list[str] = []
     for cell, owner in zip(cells, _sections(cells)):
         if owner == section and cell["cell_type"] == "markdown":
