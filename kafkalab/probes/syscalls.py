@@ -169,25 +169,47 @@ def parse_perf_stat(text: str) -> dict[str, int]:
 
 
 _SENDFILE = re.compile(r"^(\d+)\s+sendfile(?:64)?\((\d+), (\d+), \[(\d+)\][^)]*\) = (\d+)")
+_SENDFILE_START = re.compile(r"^(\d+)\s+sendfile(?:64)?\((\d+), (\d+), \[(\d+)\]\s*<unfinished \.\.\.>")
+_SENDFILE_RESUMED = re.compile(r"^(\d+)\s+<\.\.\. sendfile(?:64)? resumed>[^)]*\)\s+= (\d+)")
 
 
 def parse_strace_sendfile(text: str) -> list[tuple[int, int, int, int]]:
-    """(thread, source fd, file offset, bytes sent) for each completed sendfile in `strace -f` output."""
-    out = []
+    """(thread, source fd, file offset, bytes sent) for each completed sendfile in `strace -f`
+    output, including calls split over an "<unfinished ...>" and a "resumed>" line."""
+    out, pending = [], {}
     for line in text.splitlines():
         if m := _SENDFILE.match(line):
             tid, _out_fd, in_fd, offset, sent = (int(g) for g in m.groups())
             out.append((tid, in_fd, offset, sent))
+        elif m := _SENDFILE_START.match(line):
+            tid, _out_fd, in_fd, offset = (int(g) for g in m.groups())
+            pending[tid] = (tid, in_fd, offset)
+        elif (m := _SENDFILE_RESUMED.match(line)) and int(m[1]) in pending:
+            out.append((*pending.pop(int(m[1])), int(m[2])))
     return out
 
 
-_SYNC = re.compile(r"^(\d+)\s+(fsync|fdatasync)\((\d+)(?:<([^>]*)>)?\)\s+= 0")
+_SYNC = re.compile(r"^(\d+)\s+(fsync|fdatasync)\((\d+)(?:<([^>]*)>)?(\)\s+= 0| <unfinished \.\.\.>)")
+_SYNC_RESUMED = re.compile(r"^(\d+)\s+<\.\.\. (fsync|fdatasync) resumed>\s*\)\s+= 0")
 
 
 def parse_strace_syncs(text: str) -> list[tuple[int, str, int, str]]:
-    """(thread, call, fd, file) for each successful fsync/fdatasync in `strace -f -y` output."""
-    return [(int(m[1]), m[2], int(m[3]), m[4] or "") for line in text.splitlines()
-            if (m := _SYNC.match(line))]
+    """(thread, call, fd, file) for each successful fsync/fdatasync in `strace -f -y` output.
+
+    A call another thread's output interrupted is split over two lines, "<unfinished ...>" then
+    "<... fsync resumed>"; it counts, in the order it finished, once it finished with 0.
+    """
+    out, pending = [], {}
+    for line in text.splitlines():
+        if m := _SYNC.match(line):
+            call = (int(m[1]), m[2], int(m[3]), m[4] or "")
+            if m[5].startswith(")"):
+                out.append(call)
+            else:
+                pending[call[0]] = call
+        elif (m := _SYNC_RESUMED.match(line)) and int(m[1]) in pending:
+            out.append(pending.pop(int(m[1])))
+    return out
 
 
 class SyncTrace(SendfileTrace):

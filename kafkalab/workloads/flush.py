@@ -30,6 +30,7 @@ class FlushRun:
     fsyncs: int  # fsync + fdatasync calls of the leader during the run, on any file
     log_fsyncs: int = 0  # of those, the ones on the topic's own .log file
     appends: int = 0  # record batches the leader appended to that .log during the run
+    topic: str = ""  # the topic the run wrote to
 
     @property
     def log_fsyncs_per_append(self) -> float:
@@ -57,7 +58,7 @@ def flush_cost(lab: Lab, topic_configs: dict[str, dict], producer: dict, records
         # warm-up record of produce() is one of its batches and was counted too.
         appends = len(read_batches(log.read_bytes(), decode=False))
         return FlushRun(dict(config), run, calls["fsync"] + calls["fdatasync"],
-                        own["fsync"] + own["fdatasync"], appends)
+                        own["fsync"] + own["fdatasync"], appends, topic)
     return interleaved({label: (lambda c=c: one(c)) for label, c in topic_configs.items()},
                        repeats)
 

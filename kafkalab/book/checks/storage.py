@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ...errors import LabError
 from .common import _settings, _whole, checker
 
 if TYPE_CHECKING:
@@ -67,11 +68,22 @@ def check_dirty_prediction(lab: Lab, predicted_share: float, megabytes: int = 4)
 
 @checker
 def check_sync_every_request(lab: Lab, topic_config: dict) -> None:
-    """Pass when the leader fsyncs the topic's .log once per append under topic_config."""
+    """Pass when the leader fsyncs the topic's .log once per append under topic_config, each
+    produce request carrying one record, and the partition stays in one segment."""
     from ...workloads.flush import flush_cost
+    from ...workloads.storage import segments
     _settings("topic_config", topic_config)
+    # One record per request: a flush.messages above 1 then leaves appends unsynced, where
+    # requests of many records each would have hidden it.
     run = flush_cost(lab, {"yours": {k: str(v) for k, v in topic_config.items()}},
-                     {"acks": "1", "batch.size": 16384}, records=2000, size=1000)["yours"][0]
+                     {"acks": "1", "batch.num.messages": 1}, records=300, size=1000)["yours"][0]
+    # A roll flushes the finished segment in a background task, after the producer had its
+    # answer (UnifiedLog.roll); a roll per append would otherwise pass the count below.
+    count = len(segments(lab, run.topic))
+    if count > 1:
+        raise AssertionError(f"the partition's records went into {count} segments: Kafka syncs "
+                             "a rolled segment in the background, after the requests that "
+                             "filled it were acknowledged")
     # Each produce request is one append of one batch to the partition; a sync of the broker's
     # checkpoint files, or of the .log every few appends, leaves some appends unsynced.
     if run.log_fsyncs < 0.95 * run.appends:
@@ -122,6 +134,9 @@ def check_kill_loss_prediction(lab: Lab, predicted_lost: int, records: int = 500
     fill(lab, topic, records, size=1000)
     restart(lab, broker, [topic], "kill")
     lost = records - len(numbers(lab, topic))
+    if lost:  # the page cache outlives a killed process: a loss here is the lab's fault
+        raise LabError(f"{lost} of {records} acknowledged records were missing after broker "
+                       f"{broker} was killed and restarted")
     if lost != predicted_lost:
         raise AssertionError(f"{lost} records were lost, not {predicted_lost}: where do the "
                              "acknowledged bytes live while the broker process dies?")
