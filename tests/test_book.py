@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import nbformat
+import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
 from kafkalab.book import site as book
@@ -152,3 +153,44 @@ def test_every_verdict_cites_the_sources_of_its_mechanism():
     missing = [f"{nb.stem}: Claim {r['claim']}" for nb in sorted((root / "chapters").glob("*.ipynb"))
                for r in book.verdicts(nb, nb.stem) if not r["sources"]]
     assert not missing, f"verdicts whose section cites no source: {missing}"
+
+
+# The module folder of apache/kafka that each jar of the lab is built from.
+MODULES = {"kafka_2.13": "core", "kafka-clients": "clients", "kafka-server": "server",
+           "kafka-storage": "storage", "kafka-storage-api": "storage/api", "kafka-metadata": "metadata",
+           "kafka-raft": "raft", "kafka-server-common": "server-common",
+           "kafka-group-coordinator": "group-coordinator",
+           "kafka-group-coordinator-api": "group-coordinator/group-coordinator-api",
+           "kafka-transaction-coordinator": "transaction-coordinator",
+           "kafka-coordinator-common": "coordinator-common", "kafka-tools": "tools",
+           "kafka-tools-api": "tools/tools-api", "kafka-share-coordinator": "share-coordinator"}
+
+
+def test_cited_kafka_files_are_classes_of_the_jars_the_lab_runs():
+    """Every {kafka} citation names a source file whose class is in the pinned jars, in the
+    module folder that jar is built from (a file moved or renamed since is caught here)."""
+    import re
+    import zipfile
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    jars = sorted((root / "kafka" / "libs").glob("kafka*.jar"))
+    if not jars:
+        pytest.skip("no Kafka jars: `make jars` fetches them")
+    where: dict[str, set[str]] = {}
+    for jar in jars:
+        module = MODULES.get(re.sub(r"-\d[\w.]*\.jar$", "", jar.name), "?")
+        for name in zipfile.ZipFile(jar).namelist():
+            if name.endswith(".class") and "$" not in name:
+                where.setdefault(name.removesuffix(".class"), set()).add(module)
+    pages = [*root.glob("chapters/*.ipynb"), *root.glob("exercises/*.ipynb"), root / "glossary.md"]
+    cited = {(m[1] or m[2], page.name) for page in pages
+             for m in re.finditer(r"\{kafka\}`(?:[^`<]*<([^>]+)>|([^`<]+))`", page.read_text())}
+    assert len(cited) > 50
+    wrong = []
+    for path, page in sorted(cited):
+        found = re.fullmatch(r"(.+?)/src/main/(?:java|scala)/(.+)\.(?:java|scala)", path)
+        modules = sorted(where.get(found[2], set())) if found else ["not a source file"]
+        if not found or found[1] not in modules:
+            wrong.append(f"{page}: {path} ({modules})")
+    assert not wrong, wrong
