@@ -15,7 +15,7 @@ from kafkalab.probes import pagecache
 from kafkalab.workloads import clients, storage
 from kafkalab.workloads.acks import FloorRun, LossTrial
 from kafkalab.workloads.clients import Write
-from kafkalab.workloads.delivery import Refused, RetryRun
+from kafkalab.workloads.delivery import Outage, Record, Refused, RetryRun
 
 
 def wrong(check, *args, match: str = "") -> str:
@@ -50,7 +50,7 @@ def test_acks_checkers(healthy):
     wrong(checks.judge_loss_trial, LossTrial({}, 1, 0, 0, 0, {"NOT_ENOUGH_REPLICAS": 300}),
           match="nothing was acknowledged")
     wrong(checks.judge_refused_alone, Write(None, 7), match="by the leader alone")
-    two_down = FloorRun({"acks=1": {2: Write(None, 3)}}, hw_two_down=3, hw_back=4)
+    two_down = FloorRun({"acks=1": {2: Write(None, 3)}}, hw_held=[3, 3, 3], hw_back=4)
     wrong(checks.judge_readable, two_down, True, match="high watermark stood at 3")
     checks.judge_readable(two_down, False)
 
@@ -60,18 +60,35 @@ def test_retries_checkers(healthy):
     wrong(checks.check_outage_settings, lab, {"message.timeout.ms": 0}, 3.0, 25.0,
           match="reads 0 as never")
     wrong(checks.check_refused_prediction, lab, "6", "_MSG_TIMED_OUT", match="number of seconds")
+    # A setting that takes the fault away (the leader then never times a request out).
+    wrong(checks.check_no_duplicates, lab, {"request.timeout.ms": 30000}, match="keep them")
     # Judged against recorded runs (measured in exercises/02 and chapter 02).
     wrong(checks.judge_no_duplicates, RetryRun({"enable.idempotence": False}, [], (0.5, 2.0),
-                                               [0, 1, 1, 2]), match="1 duplicates")
-    refused = Refused({"retries": 3}, [0.0, 0.1, 0.3, 0.7], "NOT_ENOUGH_REPLICAS", 0.71)
+                                               [0, 1, 1, 2], failed_tries=3), match="1 duplicates")
+    # Batches held back past the stall: no retry, no duplicate, and no answer to the task.
+    wrong(checks.judge_no_duplicates, RetryRun({"linger.ms": 3000}, [], (0.5, 2.0), [0, 1, 2]),
+          match="nothing was retried")
+    delivered = [Record(0.02 * i, 0.02 * i + 0.01) for i in range(4)]
+    wrong(checks.judge_outage, Outage({"acks": "0"}, delivered, 1.0, 4.0, 8.0),
+          {b"0", b"3"}, match="2 of 4 records were reported delivered")
+    checks.judge_outage(Outage({}, delivered, 1.0, 4.0, 8.0), {b"0", b"1", b"2", b"3"})
+    failed = [Record(0.0, 20.0, "_MSG_TIMED_OUT")]
+    wrong(checks.judge_outage, Outage({}, failed, 1.0, 4.0, 8.0), set(), 25.0, match="records failed")
+    with pytest.raises(kafkalab.LabTimeout, match="no leader for 26.0 s"):  # the lab's fault
+        checks.judge_outage(Outage({}, failed, 1.0, 4.0, 27.0), set(), 25.0)
+    refused = Refused({"retries": 3}, [0.05, 0.16, 0.37, 0.76], "NOT_ENOUGH_REPLICAS", 0.77)
     wrong(checks.judge_refused, refused, 6.0, "_MSG_TIMED_OUT", match="NOT_ENOUGH_REPLICAS")
-    wrong(checks.judge_refused, refused, 6.0, "NOT_ENOUGH_REPLICAS", match="after 0.71 s")
-    checks.judge_refused(refused, 0.8, "NOT_ENOUGH_REPLICAS")
+    wrong(checks.judge_refused, refused, 6.0, "NOT_ENOUGH_REPLICAS", match="0.72 s after")
+    # A constant 100 ms backoff (three waits of 0.1 s), and a fourth doubling wait.
+    wrong(checks.judge_refused, refused, 0.3, "NOT_ENOUGH_REPLICAS", match="0.72 s after")
+    wrong(checks.judge_refused, refused, 1.5, "NOT_ENOUGH_REPLICAS", match="0.72 s after")
+    checks.judge_refused(refused, 0.7, "NOT_ENOUGH_REPLICAS")
 
 
 def test_batching_checkers(lab):
     wrong(checks.check_batch_prediction, lab, -1, match="positive number")
     wrong(checks.check_batching_culprit, lab, {"linger.ms": 100}, "acks", match="not one of")
+    wrong(checks.check_batching, lab, {"acks": "0", "linger.ms": 20}, match="acks=all")
     # Judged against recorded runs (measured in exercises/03 and chapter 03).
     wrong(checks.judge_batching, 1.0, 1.0, 3.0, {}, match="1.000 requests per record")
     wrong(checks.judge_batching, 0.01, 100.0, 400.0, {}, match="p99 latency 400 ms")
@@ -79,6 +96,10 @@ def test_batching_checkers(lab):
     wrong(checks.judge_batch_prediction, 5.2, 1, match="5.2 records on average, not 1")
     wrong(checks.judge_culprit, {"as given": 1.0, "without linger.ms": 1.0}, "linger.ms",
           match="not what stops the batching")
+    # The task's configuration edited until it batches: it no longer shows the fault.
+    wrong(checks.judge_culprit, {"as given": 0.05, "without acks": 0.05}, "acks",
+          match="not about one")
+    checks.judge_culprit({"as given": 1.0, "without batch.num.messages": 0.1}, "batch.num.messages")
 
 
 def test_storage_checkers(healthy):
@@ -92,6 +113,11 @@ def test_storage_checkers(healthy):
     wrong(checks.check_segment_count, lab, {}, match="segments, not 5..10")
     wrong(checks.check_dirty_prediction, lab, 0.0, match="dirty, not")
     wrong(checks.check_sync_every_request, lab, {"flush.ms": 0}, match="before a flush")
+    # A flush every tenth record, one record a request: more fsyncs of all files than requests
+    # would pass a count that is not of the .log alone
+    wrong(checks.check_sync_every_request, lab, {"flush.messages": 10}, match="before a flush")
+    # A roll per request: its flush runs in the background, after the request was answered
+    wrong(checks.check_sync_every_request, lab, {"segment.ms": 1}, match="segments")
     wrong(checks.check_flush_by_rolling, lab, {"segment.bytes": 3 * 2**20},
           match="more than 2 MiB")
     wrong(checks.check_kill_loss_prediction, lab, 5000, match="were lost, not 5000")
@@ -114,16 +140,27 @@ def test_log_file_checkers(lab):
     wrong(checks.check_batch_position, lab, topic, 1500, segs[1].log.name, 0, match="starts at byte")
     wrong(checks.check_producer_id, lab, topic, 10, 12345, match="kafka-dump-log says producer")
     wrong(checks.check_index_every_batch, lab, {}, match="index entries for")
+    # a roll per batch leaves every segment with one batch and no entry
+    wrong(checks.check_index_every_batch, lab, {"segment.ms": 1}, match="index entries for")
 
 
 def test_retention_checkers(lab):
     wrong(checks.check_resume_prediction, lab, 0, match="not 0")
     wrong(checks.check_compaction_config, lab, {"retention.ms": 1000}, match="no key is ever")
+    # A reader who thinks the active segment is never deleted answers where the last segment
+    # starts, an offset below the 3,000 records written.
+    wrong(checks.check_log_start_prediction, lab, 2048, match="not 2048")
 
 
 def test_replica_checkers(healthy):
     lab = healthy
     wrong(checks.check_lag_window, lab, 0, 30, match="too wide")
+    # recorded exits of a cut-off follower (lag 10 s): a window that closes before the leader's
+    # next check could fire, or one that ends before the exits
+    wrong(checks.judge_lag_window, {0: 10.4, 1: 10.6}, 5, 10, 10.0, match="another cut can end")
+    wrong(checks.judge_lag_window, {0: 12.3, 1: 13.4}, 5, 10, 10.0, match="outside 5-10 s")
+    checks.judge_lag_window({0: 12.3, 1: 13.4}, 10, 15, 10.0)
+    wrong(checks.check_quiet_restart, lab, "stopped", {"acks": "1"}, match="acks=1")
     wrong(checks.check_elr_prediction, lab, ["boss"], [], match="list of roles")
     wrong(checks.judge_elr, {"leader"}, {"first follower", "second follower"}, {"leader"}, set(),
           match="Elr")
@@ -148,11 +185,14 @@ def test_recovery_checkers():
 def test_group_checkers(lab):
     wrong(checks.check_replaced_within, lab, {}, match="waits 45 s")
     wrong(checks.check_few_duplicates, lab, "later", {}, match="'auto' or 'after'")
+    wrong(checks.check_few_duplicates, lab, "after", {}, match="enable.auto.commit left on")
     # Judged against recorded runs (measured in exercises/08 and chapter 08).
     from kafkalab.workloads.rebalance import Twice
     wrong(checks.judge_few_duplicates, Twice("auto", 2000, 2210, 0, 210, 2), match="210 records")
+    wrong(checks.judge_few_duplicates, Twice("auto", 2000, 2001, 0, 1, 2), match="auto commit repeats")
     wrong(checks.judge_few_duplicates, Twice("after", 2000, 1990, 10, 0, 2), match="10 records")
-    checks.judge_few_duplicates(Twice("after", 2000, 2002, 0, 2, 2))
+    wrong(checks.judge_few_duplicates, Twice("after", 2000, 2002, 0, 2, 2), match="2 records")
+    checks.judge_few_duplicates(Twice("after", 2000, 2001, 0, 1, 2))
     wrong(checks.judge_revoked, 3, 1, match="gave up 3 partitions")
 
 
@@ -163,6 +203,9 @@ def test_assignment_checkers(lab):
           match="classic protocol")
     wrong(checks.check_minimal_assignor, lab, "sticky", match="assignor 'sticky'")
     wrong(checks.check_quiet_rolling_restart, lab, {}, match="must be a function")
+    # A static member of the new protocol is a right answer too (the classic timeouts left out).
+    checks.check_quiet_rolling_restart(
+        lab, lambda i: {"group.protocol": "consumer", "group.instance.id": f"member-{i}"})
     # Judged against recorded runs (measured in exercises/09-10 and chapter 10).
     from kafkalab.workloads.cooperative import Restart, ScaleOut
     wrong(checks.judge_restart, Restart(False, 4, True, 1.2), match="4 assignment changes")
@@ -170,6 +213,16 @@ def test_assignment_checkers(lab):
     eager = ScaleOut("range", 3, 1.0, 1.1, {}, set(), [3], [0.05])
     wrong(checks.judge_eager_first, eager, 0, match="held 3 partitions, not 0")
     wrong(checks.check_cooperative_predictions, lab, -1, 0, match="whole number")
+    from kafkalab.workloads.group import Event
+
+    class Recorded:  # a cooperative scale-out's revocations: each old member gave up one
+        def events(self):
+            return [Event(m, 2.0, "revoked", (("t", m),)) for m in range(3)]
+    coop = ScaleOut("cooperative-sticky", 3, 1.0, 3.0, {("t", p): 0.5 for p in range(3)},
+                    {("t", p) for p in range(3)}, [0, 3], [1.0, 1.0, 1.0], Recorded())
+    wrong(checks.judge_cooperative, coop, 12, 3, match="3 partitions paused, not 12")
+    wrong(checks.judge_cooperative, coop, 3, 4, match=r"gave up \[1, 1, 1\] partitions, not 4")
+    checks.judge_cooperative(coop, 3, 1)
 
 
 def test_transaction_checkers(lab):
@@ -179,6 +232,12 @@ def test_transaction_checkers(lab):
     wrong(checks.check_abort_marker, marked, 1, 3, match="holds no abort marker")
     checks.check_abort_marker(marked, 1, 7)
     wrong(checks.check_release_within, lab, {}, match="waits 60 s")
+    wrong(checks.check_release_within, lab, {"request.timeout.ms": 5000}, match="waits 60 s")
+    wrong(checks.check_release_within, lab, {"transaction.timeout.ms": 8000}, match="may wait 9 s")
+    wrong(checks.check_release_within, lab, {"transaction.timeout.ms": 500}, match="could not run")
+    wrong(checks.check_release_within, lab, {"transaction.timeout.ms": 5000,
+                                             "enable.idempotence": False}, match="could not run")
+    wrong(checks.check_release_within, lab, {"transactional.id": "mine"}, match="leave transactional.id")
     # Judged against recorded runs (the crash loop and the frozen producer run in exercises/13).
     run = CrashRun("transactional", 300, kills=[1.0, 2.0],
                    committed=Output("read_committed", 300, 0, 0),
