@@ -24,6 +24,7 @@ class LossTrial:
     kept: int  # acknowledged records found when the partition is read back
     lost: int
     errors: dict[str, int]
+    acked_in_pause: int = 0  # records acknowledged before the followers were resumed
 
 
 def leader_loss_trial(lab: Lab, config: dict, replication_factor: int = 3,
@@ -57,12 +58,14 @@ def leader_loss_trials(lab: Lab, configs: dict[str, dict], replication_factor: i
     followers = lab.followers(topic)
     producers = {k: producer(lab, {"message.timeout.ms": 30000, **c}) for k, c in configs.items()}
     acked: dict[str, set[bytes]] = {k: set() for k in configs}
+    acked_at: dict[str, list[float]] = {k: [] for k in configs}
     errors: dict[str, dict[str, int]] = {k: {} for k in configs}
 
     def reporter(k: str):
         def report(err, msg) -> None:
             if err is None:
                 acked[k].add(msg.value())
+                acked_at[k].append(time.monotonic())
             else:
                 errors[k][err.name()] = errors[k].get(err.name(), 0) + 1
         return report
@@ -83,6 +86,7 @@ def leader_loss_trials(lab: Lab, configs: dict[str, dict], replication_factor: i
                     p.poll(0)
                 pace(last, start + (i + 1) * lag_s / records)
             lab.kill(leader)
+        resumed = time.monotonic()  # the followers run again from here
         if followers:
             lab.wait_for(lambda: lab.leader(topic) not in (-1, leader), 30,
                          f"a follower of {topic} to take over from broker {leader}")
@@ -98,7 +102,7 @@ def leader_loss_trials(lab: Lab, configs: dict[str, dict], replication_factor: i
     for k in configs:
         gone = oracles.lost(acked[k], kept)
         trials[k] = LossTrial(dict(configs[k]), leader, len(acked[k]), len(acked[k]) - len(gone),
-                              len(gone), errors[k])
+                              len(gone), errors[k], sum(t < resumed for t in acked_at[k]))
     return trials
 
 
