@@ -105,7 +105,7 @@ def held_back(run: HeldBack):
     ax.barh([y - 0.2 for y in ys], after, height=0.4, color="#5b8def", label="reconnected")
     ax.set_yticks(list(ys), labels)
     ax.invert_yaxis()
-    ax.set_xlim(0, 1.45 * max(during + after + [1]))  # room on the right for the legend
+    ax.set_xlim(0, 1.8 * max(during + after + [1]))  # room on the right for the legend
     ax.set_xlabel("records past the starting offset")
     ax.set_title("Acknowledged but not readable: the high watermark waits for the ISR")
     ax.legend(fontsize=8, loc="lower right")
@@ -156,9 +156,11 @@ def catch_up(runs: list[CatchUp]):
                         label=None if mb in colour else f"{mb:g} MB backlog")
         colour[mb] = line.get_color()
         ax.plot(run.in_sync_at, 0, "o", ms=4, color=colour[mb])
-        ax.plot(run.unfenced_at, run.backlog_bytes / 1e6, "|", ms=10, color=colour[mb])
+        if run.unfenced_at:
+            ax.plot(run.unfenced_at, run.backlog_bytes / 1e6, "|", ms=10, color=colour[mb])
         bx.plot(run.backlog_bytes / 1e6, run.copy_s, "o", color=colour[mb])
-    ax.set_xlabel("s since the follower's start\n(bar: unfenced, dot: back in the ISR)")
+    ax.set_xlabel("s since the follower resumed or started\n(bar: unfenced after a start, "
+                  "dot: back in the ISR)")
     ax.set_ylabel("behind the leader (MB)")
     ax.legend(fontsize=8, ncol=3, loc="lower left", bbox_to_anchor=(0, 1.0), frameon=False)
     bx.set_xlim(0, None)

@@ -44,13 +44,14 @@ def backlog(lab: Lab, topic: str, records: int, size: int) -> None:
 
 @dataclass
 class CatchUp:
-    """A follower stopped, a backlog written without it, and its return sampled every 20 ms."""
+    """A follower paused or stopped, a backlog written without it, and its return sampled every
+    20 ms (times in s since it was resumed or its start was requested)."""
 
     topic: str
     follower: int
     backlog_bytes: int  # bytes the leader's log grew while the follower was down
     backlog_mb: float = 0.0  # the backlog asked for (the log grows by a little more: headers)
-    unfenced_at: float = 0.0  # s after the start was requested (listed by the metadata again)
+    unfenced_at: float = 0.0  # listed by the metadata again (a restart only)
     in_sync_at: float = 0.0  # back in the ISR
     behind: list[tuple[float, int]] = field(default_factory=list)  # (s, bytes behind the leader)
 
@@ -71,14 +72,22 @@ class CatchUp:
         return self.caught_up_at - self.copy_started_at
 
 
-def catch_up(lab: Lab, backlog_mb: float, record_bytes: int = 1000,
+def catch_up(lab: Lab, backlog_mb: float, how: str = "paused", record_bytes: int = 1000,
              timeout: float = 90) -> CatchUp:
-    """Stop a follower cleanly, write backlog_mb MB (acks=all), start it, time its catch-up."""
-    lab.require_own("stopping a follower")
+    """Pause (SIGSTOP) or cleanly stop a follower, write backlog_mb MB (acks=all) once it is
+    out of the ISR, resume or start it, and time its catch-up."""
+    if how not in ("paused", "stopped"):
+        raise ValueError(f"how = {how!r}: use 'paused' or 'stopped'")
+    lab.require_own(f"a follower {how}")
     topic = lab.new_topic("catch-up", min_insync_replicas=2)
     leader, follower = lab.leader(topic), lab.follower(topic)
     lead_dir, follow_dir = lab.log_dir(leader, topic), lab.log_dir(follower, topic)
-    with lab.stopped(follower, wait=False):
+    fault = lab.paused(follower) if how == "paused" else lab.stopped(follower, wait=False)
+    with fault:
+        # A paused follower stays in the ISR until the controller fences it; acks=all writes
+        # before that would wait for it.
+        lab.wait_for(lambda: follower not in lab.isr(topic), 30,
+                     f"broker {follower} ({how}) out of the ISR of {topic}")
         before = log_bytes(lead_dir)
         backlog(lab, topic, int(backlog_mb * 1e6 / record_bytes), record_bytes)
         run = CatchUp(topic, follower, log_bytes(lead_dir) - before, backlog_mb)
@@ -90,11 +99,14 @@ def catch_up(lab: Lab, backlog_mb: float, record_bytes: int = 1000,
         t = time.monotonic() - t0
         run.behind.append((t, max(0, log_bytes(lead_dir) - log_bytes(follow_dir))))
         # A metadata request per sample would space the samples out; four a second do.
-        if not run.unfenced_at and t - asked[0] >= 0.25:
+        # (a resumed broker may answer first with the metadata it held when paused: only a
+        # restart is timed to its unfencing)
+        if how == "stopped" and not run.unfenced_at and t - asked[0] >= 0.25:
             asked[0] = t
             if follower in lab.live_brokers(timeout=1):
                 run.unfenced_at = t
-        if run.unfenced_at and run.behind[-1][1] == 0 and follower in lab.isr(topic):
+        if (how == "paused" or run.unfenced_at) and run.behind[-1][1] == 0 \
+                and follower in lab.isr(topic):
             run.in_sync_at = t
             return True
         return False
