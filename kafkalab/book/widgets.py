@@ -35,7 +35,9 @@ def panel(fn: Callable[..., Any], preview: bool = True, **controls: Any) -> None
     Errors in fn are reported, not raised. Returns nothing, so no repr is left under the panel.
     """
     from ipywidgets import interact_manual
-    interact_manual.options(manual_name="Run")(guarded(fn), **controls)
+    shown = interact_manual.options(manual_name="Run")(guarded(fn), **controls)
+    for control in shown.widget.children[:len(controls)]:
+        control.style.description_width = "initial"  # JupyterLab shows each whole name, its unit too
     print(describe(fn, controls))
     if preview:
         print("\nWith the defaults:")
