@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 from confluent_kafka import Consumer, Producer
@@ -147,3 +148,45 @@ def test_ask_retries_with_a_new_admin_client_and_raises_other_errors_at_once(lab
         lab.ask(lambda admin: admin.delete_records([beyond], request_timeout=10)[beyond].result(11),
                 20, "DeleteRecords beyond the end", again=lambda e: e.retriable())
     assert time.monotonic() - start < 5, "a non-retriable error was retried"
+
+
+def test_a_broker_its_pid_file_lost_is_adopted_not_started_again(lab):
+    """A running JVM whose pid file names a dead process (a start interrupted before it wrote
+    its pid) is found by its command line: start() adopts it instead of refusing the busy port."""
+    if lab.launcher is None or lab.launcher.kind != "jvm":
+        pytest.skip("the JVM launcher's pid files")
+    node = S.node(2)
+    pid_file = lab.launcher.node_dir(node) / "pid"
+    real = pid_file.read_text()
+    pid_file.write_text("4194303\n")  # above the kernel's largest pid: no such process
+    try:
+        assert lab.launcher.state(node) == "down"
+        lab.launcher.start(node)
+        assert pid_file.read_text() == real and lab.launcher.state(node) == "up"
+    finally:
+        pid_file.write_text(real)
+
+
+def test_two_threads_starting_one_broker_start_one_jvm(lab):
+    """Starts from two threads at once (experiments side by side) make one JVM, not two."""
+    from concurrent.futures import ThreadPoolExecutor
+    if lab.launcher is None or lab.launcher.kind != "jvm":
+        pytest.skip("the JVM launcher's processes")
+    node = S.node(3)
+    lab.stop(3)
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(lambda _: lab.launcher.start(node), range(4)))
+        jvms = [p for p in Path("/proc").iterdir() if p.name.isdigit() and _runs(p, node, lab)]
+        assert len(jvms) == 1, jvms
+    finally:
+        lab.heal()
+
+
+def _runs(proc: Path, node, lab) -> bool:
+    """True when the process is a JVM started with the node's server.properties."""
+    try:
+        args = (proc / "cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return str(lab.launcher.node_dir(node) / "server.properties").encode() in args

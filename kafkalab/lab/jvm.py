@@ -9,6 +9,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -20,6 +21,7 @@ from . import topology as S
 from .launcher import LocalProcess, heap_mib
 
 _children: dict[int, subprocess.Popen] = {}  # JVMs this Python process started, reaped on poll
+_starting = threading.Lock()  # one start at a time: two threads must not both start a node
 
 
 JVM_DIRS = Path("/usr/lib/jvm")  # where Debian and Ubuntu install JDKs side by side
@@ -181,6 +183,20 @@ class JvmLauncher:
             return None  # a stale pid file: that pid now belongs to something else
         return None if stat.rsplit(")", 1)[1].split()[0] in "ZX" else pid
 
+    def _running_jvm(self, n: S.Node) -> int | None:
+        """The pid of a live JVM started with this node's server.properties, found in /proc."""
+        props = str(self.node_dir(n) / "server.properties")
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                args = (entry / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if b"kafka.Kafka" in args and props.encode() in args:
+                return int(entry.name)
+        return None
+
     def state(self, n: S.Node) -> str:
         """'up', 'paused' (SIGSTOP) or 'down'."""
         pid = self.pid(n)
@@ -248,10 +264,19 @@ class JvmLauncher:
 
     # --- faults and lifecycle -----------------------------------------------------------------
     def start(self, n: S.Node) -> None:
-        """Start the node's JVM, detached from this process."""
+        """Start the node's JVM, detached from this process (or adopt the one already running)."""
+        with _starting:
+            self._start(n)
+
+    def _start(self, n: S.Node) -> None:
+        """start() under the lock: nothing when the node runs, its JVM adopted when found."""
         if self.pid(n) is not None:
             return
         if port_in_use(n.port):
+            running = self._running_jvm(n)
+            if running is not None:  # its pid file lost it (a crash between start and write)
+                (self.node_dir(n) / "pid").write_text(f"{running}\n")
+                return
             raise LabError(f"port {n.port} ({n.name}) is already in use by another process; "
                            f"stop it (see `ss -ltnp | grep {n.port}`) and try again")
         props = self.write_properties(n)
