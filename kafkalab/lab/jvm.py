@@ -177,8 +177,11 @@ class JvmLauncher:
         try:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
             stat = Path(f"/proc/{pid}/stat").read_text()
-        except OSError:
-            return None
+        except OSError:  # that process is gone: is the node's JVM running under another pid?
+            running = self._running_jvm(n) if port_in_use(n.port) else None
+            if running is not None:  # a start interrupted before it wrote its pid, or a race lost
+                (self.node_dir(n) / "pid").write_text(f"{running}\n")
+            return running
         if "kafka.Kafka" not in cmdline or str(self.node_dir(n) / "server.properties") not in cmdline:
             return None  # a stale pid file: that pid now belongs to something else
         return None if stat.rsplit(")", 1)[1].split()[0] in "ZX" else pid
@@ -269,14 +272,10 @@ class JvmLauncher:
             self._start(n)
 
     def _start(self, n: S.Node) -> None:
-        """start() under the lock: nothing when the node runs, its JVM adopted when found."""
+        """start() under the lock: nothing when the node runs (pid() adopts a lost JVM)."""
         if self.pid(n) is not None:
             return
         if port_in_use(n.port):
-            running = self._running_jvm(n)
-            if running is not None:  # its pid file lost it (a crash between start and write)
-                (self.node_dir(n) / "pid").write_text(f"{running}\n")
-                return
             raise LabError(f"port {n.port} ({n.name}) is already in use by another process; "
                            f"stop it (see `ss -ltnp | grep {n.port}`) and try again")
         props = self.write_properties(n)
