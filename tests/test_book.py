@@ -96,7 +96,8 @@ def test_a_verdict_lists_the_sources_its_section_cites(tmp_path):
     assert rows["F4"]["sources"] == [cite, "{jira}`KAFKA-15583`"]
     assert rows["F5"]["sources"] == []
     page = book.ledger(list(rows.values()), {"Apache Kafka": "4.4.0"})
-    assert "{jira}`KAFKA-15583` |" in page and "| – |" in page
+    assert "- **F4** ({doc}`/chapters/x`): " + cite + ", {jira}`KAFKA-15583`" in page
+    assert "- **F5** ({doc}`/chapters/x`): –" in page
 
 
 def test_the_measured_page_is_made_from_the_recorded_run(tmp_path):

@@ -67,9 +67,9 @@ def page(build: Path, versions: dict[str, str]) -> str:
            "The machine, the versions and the times of the test run this site was built from. "
            "Every chapter's own numbers are on its page; this page is generated with the site, "
            "so it never describes an older run.", "", "## The machine", "",
-           "| | |", "|---|---|"]
+           "| part | this machine |", "|---|---|"]
     out += [f"| {k} | {v} |" for k, v in machine().items()]
-    out += ["", "## Versions", "", "| | |", "|---|---|"]
+    out += ["", "## Versions", "", "| software | version |", "|---|---|"]
     out += [f"| {k} | {v} |" for k, v in versions.items()]
     head, rows = lab_start(build)
     out += ["", "## The lab", ""]
