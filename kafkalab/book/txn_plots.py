@@ -24,13 +24,7 @@ def retries(runs: dict[str, Retried]):
     bars = {"produce requests answered": lambda r: r.requests,
             "batches in the log": lambda r: len(r.batches),
             "extra copies of records": lambda r: r.duplicates}
-    width = 0.8 / len(bars)
-    for k, (label, get) in enumerate(bars.items()):
-        xs = [i + (k - 1) * width for i in range(len(runs))]
-        values = [get(r) for r in runs.values()]
-        ax.bar(xs, values, width=width, label=label)
-        for x, v in zip(xs, values):
-            ax.text(x, v, str(v), ha="center", va="bottom", fontsize=8)
+    _grouped_bars(ax, runs, bars)
     ax.set_xticks(range(len(runs)), list(runs))
     ax.set_ylabel("count")
     ax.legend(fontsize=8)
@@ -96,6 +90,17 @@ def crash_copies(runs: dict[str, CrashRun]):
     bars = {"output, read_committed": lambda r: r.committed.duplicates,
             "output, read_uncommitted": lambda r: r.uncommitted.duplicates,
             "local file": lambda r: r.file_duplicates}
+    _grouped_bars(ax, runs, bars)
+    ax.set_xticks(range(len(runs)), [f"{m} ({len(r.kills)} crashes)" for m, r in runs.items()])
+    ax.set_ylabel("extra copies of inputs (beyond the first)")
+    ax.legend(fontsize=8)
+    ax.set_title("A processor killed mid-batch: copies after the restarts")
+    fig.tight_layout()
+    return fig
+
+
+def _grouped_bars(ax, runs: dict, bars: dict) -> None:
+    """One group of bars per run, one bar per measure (name -> getter), each with its count."""
     width = 0.8 / len(bars)
     for k, (label, get) in enumerate(bars.items()):
         xs = [i + (k - 1) * width for i in range(len(runs))]
@@ -103,9 +108,3 @@ def crash_copies(runs: dict[str, CrashRun]):
         ax.bar(xs, values, width=width, label=label)
         for x, v in zip(xs, values):
             ax.text(x, v, str(v), ha="center", va="bottom", fontsize=8)
-    ax.set_xticks(range(len(runs)), [f"{m} ({len(r.kills)} crashes)" for m, r in runs.items()])
-    ax.set_ylabel("extra copies of inputs (beyond the first)")
-    ax.legend(fontsize=8)
-    ax.set_title("A processor killed mid-batch: copies after the restarts")
-    fig.tight_layout()
-    return fig

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..probes import process
-from ..waiting import sleep_until, wait_for
-from .clients import ProduceRun, produce_requests, producer
+from ..waiting import sleep_until
+from .clients import ProduceRun, report_after, warmed_producer
 
 if TYPE_CHECKING:
     from ..lab.cluster import Lab
@@ -48,14 +48,8 @@ def _broker_cpu(pids: list[int]) -> float:
 def broker_cost(lab: Lab, topic: str, config: dict, records: int, size: int = 200) -> BrokerCost:
     """Produce `records` flat out with `config`; the brokers' CPU while sending and as long idle."""
     pids = [lab.process(b, "reading the brokers' CPU time").pid for b in lab.brokers]
-    reports: list[dict] = []
-    p = producer(lab, config, stats=reports, quiet=False)
     # The client's start (connection, metadata, first statistics) stays outside the window.
-    p.produce(topic, b"warm-up")
-    p.flush(30)
-    wait_for(lambda: p.poll(0.05) is not None and reports, 5,
-             "the producer's first statistics report", interval=0)
-    warmup = produce_requests(reports[-1])
+    p, reports, warmup = warmed_producer(lab, topic, config)
     latencies: list[float] = []
     errors: Counter = Counter()
 
@@ -80,9 +74,7 @@ def broker_cost(lab: Lab, topic: str, config: dict, records: int, size: int = 20
     elapsed, cpu = time.monotonic() - start, _broker_cpu(pids) - before
     if left:
         errors["NOT_DELIVERED_BEFORE_TIMEOUT"] = left
-    count = len(reports)
-    wait_for(lambda: p.poll(0.1) is not None and len(reports) > count, 5,
-             "a statistics report after the last delivery", interval=0)
+    report_after(p, reports)
     # The idle window: same brokers, same length, nothing produced (the measurement's own
     # length, not a wait for a condition).
     idle_from, idle_start = _broker_cpu(pids), time.monotonic()

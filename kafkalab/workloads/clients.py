@@ -13,6 +13,8 @@ from ..errors import LabError
 from ..waiting import wait_for
 
 if TYPE_CHECKING:
+    from confluent_kafka import Producer
+
     from ..lab.cluster import Lab
 
 QUIET = {"log_level": 0}  # the harness's own clients stay silent; chapters' clients do not
@@ -127,15 +129,7 @@ def produce(lab: Lab, topic: str, config: dict, records: int = 2000, size: int =
         raise ValueError(f"records ({records}) and size ({size}) must be at least 1")
     if rate is not None and rate <= 0:
         raise ValueError(f"rate = {rate}/s: use a positive rate, or None for as fast as possible")
-    reports: list[dict] = []
-    p = producer(lab, config, stats=reports, quiet=False)
-    # Warm up: connect and fetch metadata with one record, and let a statistics report close
-    # over it, so the timed records do not pay for the client's start and the counts exclude it.
-    p.produce(topic, b"warm-up")
-    p.flush(30)
-    wait_for(lambda: p.poll(0.05) is not None and reports, 5,
-             "the producer's first statistics report", interval=0)
-    baseline = produce_requests(reports[-1])
+    p, reports, baseline = warmed_producer(lab, topic, config)
     reports.clear()
     latencies: list[float] = []
     delivered_at: list[float] = []
@@ -167,11 +161,28 @@ def produce(lab: Lab, topic: str, config: dict, records: int = 2000, size: int =
     elapsed = time.monotonic() - start
     if left:
         errors["NOT_DELIVERED_BEFORE_TIMEOUT"] = left
+    report_after(p, reports)
+    return ProduceRun(dict(config), records, elapsed, latencies, dict(errors), sends, reports,
+                      baseline, delivered_at)
+
+
+def warmed_producer(lab: Lab, topic: str, config: dict) -> tuple[Producer, list[dict], int]:
+    """A producer with statistics that has sent one record and reported on it, so what follows
+    pays nothing for its start (connection, metadata); its reports and produce requests so far."""
+    reports: list[dict] = []
+    p = producer(lab, config, stats=reports, quiet=False)
+    p.produce(topic, b"warm-up")
+    p.flush(30)
+    wait_for(lambda: p.poll(0.05) is not None and reports, 5,
+             "the producer's first statistics report", interval=0)
+    return p, reports, produce_requests(reports[-1])
+
+
+def report_after(p: Producer, reports: list[dict]) -> None:
+    """Wait for a statistics report that closes over everything delivered so far."""
     count = len(reports)
     wait_for(lambda: p.poll(0.1) is not None and len(reports) > count, 5,
              "a statistics report after the last delivery", interval=0)
-    return ProduceRun(dict(config), records, elapsed, latencies, dict(errors), sends, reports,
-                      baseline, delivered_at)
 
 
 def interleaved(runs: dict[str, Callable[[], Any]], repeats: int = 3) -> dict[str, list]:
