@@ -25,9 +25,9 @@ def log_bytes(folder: Path) -> int:
     return total
 
 
-def backlog(lab: Lab, topic: str, records: int, size: int) -> None:
-    """Write records of `size` bytes quickly (acks=all, 1 MB batches); raise if any fails."""
-    p = producer(lab, {"acks": "all", "linger.ms": 20, "batch.size": 1_000_000,
+def backlog(lab: Lab, topic: str, records: int, size: int, acks: str = "all") -> None:
+    """Write records of `size` bytes quickly (1 MB batches); raise if any fails."""
+    p = producer(lab, {"acks": acks, "linger.ms": 20, "batch.size": 1_000_000,
                        "queue.buffering.max.kbytes": 256 * 1024})
     failed: list[str] = []
     value = bytes(range(256)) * (size // 256) + bytes(size % 256)
@@ -74,8 +74,8 @@ class CatchUp:
 
 def catch_up(lab: Lab, backlog_mb: float, how: str = "paused", record_bytes: int = 1000,
              timeout: float = 90) -> CatchUp:
-    """Pause (SIGSTOP) or cleanly stop a follower, write backlog_mb MB (acks=all) once it is
-    out of the ISR, resume or start it, and time its catch-up."""
+    """Pause (SIGSTOP) or cleanly stop a follower, write backlog_mb MB (acks=1), wait until it
+    is out of the ISR, resume or start it, and time its catch-up."""
     if how not in ("paused", "stopped"):
         raise ValueError(f"how = {how!r}: use 'paused' or 'stopped'")
     lab.require_own(f"a follower {how}")
@@ -84,13 +84,13 @@ def catch_up(lab: Lab, backlog_mb: float, how: str = "paused", record_bytes: int
     lead_dir, follow_dir = lab.log_dir(leader, topic), lab.log_dir(follower, topic)
     fault = lab.paused(follower) if how == "paused" else lab.stopped(follower, wait=False)
     with fault:
-        # A paused follower stays in the ISR until the controller fences it; acks=all writes
-        # before that would wait for it.
+        # A paused follower stays in the ISR until the controller fences it: acks=1 writes go
+        # on meanwhile, where acks=all ones would wait for the fencing.
+        before = log_bytes(lead_dir)
+        backlog(lab, topic, int(backlog_mb * 1e6 / record_bytes), record_bytes, acks="1")
+        run = CatchUp(topic, follower, log_bytes(lead_dir) - before, backlog_mb)
         lab.wait_for(lambda: follower not in lab.isr(topic), 30,
                      f"broker {follower} ({how}) out of the ISR of {topic}")
-        before = log_bytes(lead_dir)
-        backlog(lab, topic, int(backlog_mb * 1e6 / record_bytes), record_bytes)
-        run = CatchUp(topic, follower, log_bytes(lead_dir) - before, backlog_mb)
         t0 = time.monotonic()
 
     asked = [-1.0]  # when the metadata was last asked whether the follower is unfenced
