@@ -188,3 +188,15 @@ def _runs(proc: Path, node, lab) -> bool:
     except OSError:
         return False
     return str(lab.launcher.node_dir(node) / "server.properties").encode() in args
+
+
+def test_client_processes_run_on_an_external_cluster(lab, monkeypatch):
+    from kafkalab.workloads.group import Group
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", lab.bootstrap)
+    ext = kafkalab.connect()
+    topic = ext.new_topic("ext-group", partitions=2)
+    assert ext.preferred_leaders((topic,)) == 0  # a reader's cluster keeps its leaders
+    with Group(ext, [topic], {"session.timeout.ms": 6000}) as g:
+        g.add()
+        g.wait_owned([(topic, 0), (topic, 1)], timeout=30)
+        assert set(g.owners().values()) == {0}

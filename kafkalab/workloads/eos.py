@@ -32,7 +32,6 @@ class Processors:
                  partitions: int = 3, batch: int = 50, delay_ms: float = 4,
                  producer_config: dict | None = None) -> None:
         """Prepare the processors' shared spec; each starts with start()."""
-        lab.require_own("processor processes")
         steady_coordinators(lab)
         if mode not in MODES + ("open",):
             raise ValueError(f"mode = {mode!r}: use one of {MODES}")

@@ -43,7 +43,6 @@ class Group:
     def __init__(self, lab: Lab, topics: list[str], config: dict, delay_ms: float = 0,
                  commit: str = "auto", group_id: str | None = None) -> None:
         """Prepare a group on `topics`; members start with add()."""
-        lab.require_own("consumer-group member processes")
         if commit not in ("auto", "after"):
             raise ValueError(f"commit = {commit!r}: use 'auto' or 'after'")
         lab.preferred_leaders()  # no coordinator move (and session reset) during the run

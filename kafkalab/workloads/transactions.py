@@ -199,8 +199,7 @@ def steady_coordinators(lab: Lab) -> None:
     """Move __transaction_state's leaders to their preferred brokers first (on the lab's own
     cluster): a coordinator moved mid-run by the controller's balance check held a fresh run's
     markers back past 30 s."""
-    if not lab.external:
-        lab.preferred_leaders(("__transaction_state",))
+    lab.preferred_leaders(("__transaction_state",))
 
 
 def atomic(lab: Lab, outcomes: tuple[str, ...] = ("commit", "abort", "commit"),
