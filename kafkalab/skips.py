@@ -49,7 +49,7 @@ def follows(error: NameError, names: list[str]) -> bool:
     name = getattr(error, "name", None)
     if strict() or name not in missing:
         return False
-    print(f"Skipped: this cell needs `{name}` from a cell above that was skipped ({missing[name]})")
+    print(f"Skipped: this cell needs `{name}`, from a skipped cell above")
     missing.update(dict.fromkeys(names, missing[name]))
     return True
 

@@ -22,9 +22,8 @@ class Faults:
     def require_own(self, doing: str = "fault injection") -> None:
         """Raise NotAvailable unless the book runs this cluster (the one rule for external ones)."""
         if self.launcher is None:
-            raise NotAvailable(f"{doing} is not available on an external cluster "
-                               "(KAFKA_BOOTSTRAP_SERVERS is set): the book can only do it to "
-                               "the lab it runs")
+            raise NotAvailable(f"{doing} needs the book's own lab, and KAFKA_BOOTSTRAP_SERVERS "
+                               "points at another cluster")
 
     def _node(self, broker: int, doing: str = "fault injection") -> S.Node:
         """The broker's Node; raise a clear error for an external cluster or an unknown id."""

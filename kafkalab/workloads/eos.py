@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import time
-import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -35,7 +34,7 @@ class Processors:
         steady_coordinators(lab)
         if mode not in MODES + ("open",):
             raise ValueError(f"mode = {mode!r}: use one of {MODES}")
-        self.name = f"proc-{uuid.uuid4().hex[:10]}"
+        self.name = lab.unique("proc")
         self.dir = S.RUN_DIR / "processors" / self.name
         self.dir.mkdir(parents=True, exist_ok=True)
         self.file = self.dir / "side-effect.txt"

@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import time
-import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -47,7 +46,7 @@ class Group:
             raise ValueError(f"commit = {commit!r}: use 'auto' or 'after'")
         lab.preferred_leaders()  # no coordinator move (and session reset) during the run
         self.lab, self.topics, self.delay_ms, self.commit = lab, list(topics), delay_ms, commit
-        self.group_id = group_id or f"group-{uuid.uuid4().hex[:10]}"
+        self.group_id = group_id or lab.unique("group")
         self.config = {"group.id": self.group_id, "auto.offset.reset": "earliest", **config}
         self.dir = S.RUN_DIR / "groups" / self.group_id
         self.dir.mkdir(parents=True, exist_ok=True)
