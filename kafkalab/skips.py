@@ -41,7 +41,7 @@ def skipped(error: NotAvailable, names: list[str]) -> None:
     if strict():
         raise error
     print(f"Skipped: {error}")
-    missing.update(dict.fromkeys(names, str(error)))
+    _unmade(names, str(error))
 
 
 def follows(error: NameError, names: list[str]) -> bool:
@@ -50,8 +50,19 @@ def follows(error: NameError, names: list[str]) -> bool:
     if strict() or name not in missing:
         return False
     print(f"Skipped: this cell needs `{name}`, from a skipped cell above")
-    missing.update(dict.fromkeys(names, missing[name]))
+    _unmade(names, missing[name])
     return True
+
+
+def _unmade(names: list[str], why: str) -> None:
+    """Remove what a skipped cell bound before it stopped (a list it began to fill, say), so
+    that later cells see the names as missing rather than half made."""
+    from IPython import get_ipython
+    shell = get_ipython()
+    for name in names:
+        missing[name] = why
+        if shell is not None and name != _NS:
+            shell.user_ns.pop(name, None)
 
 
 def ran(names: list[str]) -> None:
