@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 
+from kafkalab.experiments import rebalance
 from kafkalab.lab import children
-from kafkalab.workloads import rebalance
 from kafkalab.workloads.group import Group
 
 CONFIG = {"session.timeout.ms": 6000, "heartbeat.interval.ms": 1000, "max.poll.interval.ms": 6000}

@@ -7,8 +7,9 @@ import shutil
 
 import pytest
 
+from kafkalab.experiments import flush
 from kafkalab.lab import powercut
-from kafkalab.workloads import clients, flush
+from kafkalab.workloads import clients
 
 pytestmark = pytest.mark.skipif(not os.path.exists("/dev/fuse") or not shutil.which("fusermount3"),
                                 reason="needs /dev/fuse and fusermount3 (`make tools`)")

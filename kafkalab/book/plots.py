@@ -9,8 +9,8 @@ import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyBboxPatch
 
+from ..experiments.failover import Failover
 from ..lab import topology as S
-from ..workloads.failover import Failover
 
 if TYPE_CHECKING:
     from ..lab.cluster import Lab

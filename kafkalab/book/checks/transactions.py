@@ -7,9 +7,9 @@ from ...errors import LabError
 from .common import _settings, _whole, checker
 
 if TYPE_CHECKING:
+    from ...experiments.eos import CrashRun
+    from ...experiments.transactions import Marked
     from ...lab.cluster import Lab
-    from ...workloads.eos import CrashRun
-    from ...workloads.transactions import Marked
 
 ISOLATION = ("read_committed", "read_uncommitted")
 
@@ -18,7 +18,7 @@ ISOLATION = ("read_committed", "read_uncommitted")
 def check_exactly_once(lab: Lab, mode: str, isolation: str, crashes: int = 2) -> None:
     """Kill the processor `crashes` times; pass when a reader with `isolation` finds every input
     exactly once in the output."""
-    from ...workloads import eos
+    from ...experiments import eos
     if mode not in eos.MODES:
         raise AssertionError(f"mode must be one of {eos.MODES}, got {mode!r}")
     if isolation not in ISOLATION:
@@ -62,9 +62,9 @@ def check_release_within(lab: Lab, producer_config: dict, within_s: float = 8.0)
     readers move on within within_s."""
     from confluent_kafka import Producer
 
+    from ...experiments.transactions import open_transaction
     from ...lab import topology
     from ...workloads.client_defaults import librdkafka_default
-    from ...workloads.transactions import open_transaction
     _settings("producer_config", producer_config)
     if taken := sorted({"bootstrap.servers", "transactional.id"} & set(producer_config)):
         raise AssertionError(f"leave {' and '.join(taken)} to the checker: it runs the producer")

@@ -12,7 +12,7 @@ from ..errors import LabTimeout
 from ..lab import metadata
 from ..lab.metadata import PartitionState
 from ..logfile import read_leader_epochs, read_segment
-from .clients import producer, read_partition, watermarks
+from ..workloads.clients import producer, read_partition, watermarks
 from .replication import log_end
 
 if TYPE_CHECKING:

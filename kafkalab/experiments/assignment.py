@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .group import TP, Group
+from ..workloads.group import TP, Group
+from ..workloads.together import side_by_side
 from .rebalance import settled, tps
-from .together import side_by_side
 
 if TYPE_CHECKING:
     from ..lab.cluster import Lab

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from .. import oracles
 from ..logfile import read_segment
 from ..waiting import sleep_until, wait_for
-from .clients import consumer, high_watermark, producer, read_partition
+from ..workloads.clients import consumer, high_watermark, producer, read_partition
 from .delivery import Record, Steady
 
 if TYPE_CHECKING:

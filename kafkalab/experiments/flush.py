@@ -14,8 +14,8 @@ from ..logfile import read_batches
 from ..probes import pagecache, syscalls
 from ..probes.process import text_since
 from ..waiting import wait_for
-from . import storage
-from .clients import ProduceRun, fill, interleaved, produce, read_partition
+from ..workloads import storage
+from ..workloads.clients import ProduceRun, fill, interleaved, produce, read_partition
 
 if TYPE_CHECKING:
     from ..lab.cluster import Lab

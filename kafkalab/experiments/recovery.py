@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import LabError
 from ..waiting import wait_for
-from .clients import producer
+from ..workloads.clients import producer
 
 if TYPE_CHECKING:
     from ..lab.cluster import Lab

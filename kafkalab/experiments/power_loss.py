@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ..probes.process import text_since
-from .clients import fill
+from ..workloads.clients import fill
 from .flush import numbers, restart_lines
 
 if TYPE_CHECKING:

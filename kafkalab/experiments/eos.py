@@ -16,7 +16,7 @@ from ..errors import LabError
 from ..lab import children
 from ..lab import topology as S
 from ..waiting import wait_for
-from .clients import assign_from_start, consumer, fill
+from ..workloads.clients import assign_from_start, consumer, fill
 from .transactions import steady_coordinators
 
 if TYPE_CHECKING:

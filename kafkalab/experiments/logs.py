@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from ..errors import LabError
 from ..logfile import Batch, read_batches, read_index, read_segment
 from ..probes.process import text_since
-from .clients import producer, watermarks
+from ..workloads.clients import producer, watermarks
 
 if TYPE_CHECKING:
     from ..lab.cluster import Lab
@@ -151,7 +151,7 @@ class Served:
 def _first_error(lab: Lab, topic: str, timeout: float = 30) -> tuple[str, int]:
     """Read the topic with check.crcs=true until librdkafka reports an error: (name, offset)."""
     from ..waiting import wait_for
-    from .clients import assign_from_start, consumer
+    from ..workloads.clients import assign_from_start, consumer
     c = consumer(lab, {"check.crcs": True})
     seen: list = []
     try:
@@ -172,7 +172,7 @@ def _first_error(lab: Lab, topic: str, timeout: float = 30) -> tuple[str, int]:
 def damaged_after_clean_stop(lab: Lab, topic: str, batch_index: int) -> Served:
     """Stop the topic's only replica cleanly, flip a byte inside one batch's last record value,
     start it again; then read the partition with librdkafka's defaults and with check.crcs."""
-    from .clients import read_partition
+    from ..workloads.clients import read_partition
     from .flush import restart
     broker = lab.leader(topic)
     log = lab.log_dir(broker, topic) / "00000000000000000000.log"
@@ -198,7 +198,7 @@ def damaged_after_clean_stop(lab: Lab, topic: str, batch_index: int) -> Served:
 def caught_up_follower(lab: Lab, records: int = 900) -> tuple[str, int, int]:
     """A two-replica topic written one 1 KB record per batch while its follower was stopped,
     then in sync again (the backlog, under 1 MiB, is fetched in bulk): (topic, leader, follower)."""
-    from .clients import produce
+    from ..workloads.clients import produce
     topic = lab.new_topic("follower-index", replication_factor=2, min_insync_replicas=1,
                           config={"segment.bytes": str(2**20)})
     leader, follower = lab.leader(topic), lab.follower(topic)

@@ -6,10 +6,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ..waiting import sleep_until
+from ..workloads.group import TP, Group
+from ..workloads.together import side_by_side
 from .assignment import config_for
-from .group import TP, Group
 from .rebalance import Feed, ownership_gaps, settled, tps
-from .together import side_by_side
 
 if TYPE_CHECKING:
     from ..lab.cluster import Lab

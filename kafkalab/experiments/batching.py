@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from ..probes import process
 from ..waiting import sleep_until
-from .clients import ProduceRun, report_after, warmed_producer
+from ..workloads.clients import ProduceRun, report_after, warmed_producer
 
 if TYPE_CHECKING:
     from ..lab.cluster import Lab

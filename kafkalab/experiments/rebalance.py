@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ..waiting import sleep_until, wait_for
-from .clients import producer
+from ..workloads.clients import producer
+from ..workloads.group import TP, Group
 from .delivery import Steady
-from .group import TP, Group
 
 
 def settled(g: Group, partitions: list[TP], quiet_s: float = 1.0, timeout: float = 60,

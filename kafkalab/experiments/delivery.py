@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 from .. import oracles
 from ..lab import topology
 from ..waiting import sleep_until
-from .clients import pace, produce_requests, producer, read_partition, write_one
-from .together import side_by_side
+from ..workloads.clients import pace, produce_requests, producer, read_partition, write_one
+from ..workloads.together import side_by_side
 
 if TYPE_CHECKING:
     from ..lab.cluster import Lab

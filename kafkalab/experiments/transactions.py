@@ -16,8 +16,8 @@ from ..errors import LabError
 from ..lab import topology
 from ..lab.metadata import _Bytes
 from ..waiting import wait_for
-from . import storage
-from .clients import assign_from_start, consumer, pace, producer
+from ..workloads import storage
+from ..workloads.clients import assign_from_start, consumer, pace, producer
 from .delivery import Steady
 
 if TYPE_CHECKING:
