@@ -12,10 +12,11 @@ import kafkalab
 from kafkalab import NotAvailable
 from kafkalab.book import checks
 from kafkalab.experiments.acks import FloorRun, LossTrial
-from kafkalab.experiments.delivery import Outage, Record, Refused, RetryRun
+from kafkalab.experiments.delivery import Outage, Refused, RetryRun
 from kafkalab.probes import pagecache
 from kafkalab.workloads import clients, storage
 from kafkalab.workloads.clients import Write
+from kafkalab.workloads.feeds import Record
 
 
 def wrong(check, *args, match: str = "") -> str:

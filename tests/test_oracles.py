@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 
 from kafkalab import oracles
-from kafkalab.experiments.flush import restart_lines
 from kafkalab.probes import heap, process, syscalls
+from kafkalab.workloads.storage import restart_lines
 
 
 def test_lost_is_acknowledged_minus_read():

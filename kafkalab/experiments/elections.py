@@ -13,7 +13,7 @@ from ..lab import metadata
 from ..lab.metadata import PartitionState
 from ..logfile import read_leader_epochs, read_segment
 from ..workloads.clients import producer, read_partition, watermarks
-from .replication import log_end
+from ..workloads.storage import log_end
 
 if TYPE_CHECKING:
     from ..lab.cluster import Lab

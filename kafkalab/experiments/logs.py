@@ -10,6 +10,7 @@ from ..errors import LabError
 from ..logfile import Batch, read_batches, read_index, read_segment
 from ..probes.process import text_since
 from ..workloads.clients import producer, watermarks
+from ..workloads.storage import restart
 
 if TYPE_CHECKING:
     from ..lab.cluster import Lab
@@ -114,7 +115,6 @@ class Corruption:
 def corrupt_and_restart(lab: Lab, topic: str, batch_index: int) -> Corruption:
     """Kill the topic's only replica, flip a byte inside one batch of its active segment, start
     it again and return what recovery did (the broker re-reads segments past its recovery point)."""
-    from .flush import restart
     broker = lab.leader(topic)
     log = lab.log_dir(broker, topic) / "00000000000000000000.log"
     before = read_segment(log)
@@ -173,7 +173,6 @@ def damaged_after_clean_stop(lab: Lab, topic: str, batch_index: int) -> Served:
     """Stop the topic's only replica cleanly, flip a byte inside one batch's last record value,
     start it again; then read the partition with librdkafka's defaults and with check.crcs."""
     from ..workloads.clients import read_partition
-    from .flush import restart
     broker = lab.leader(topic)
     log = lab.log_dir(broker, topic) / "00000000000000000000.log"
     damaged: list[Batch] = []
@@ -208,16 +207,3 @@ def caught_up_follower(lab: Lab, records: int = 900) -> tuple[str, int, int]:
             raise LabError(f"writes to {topic} failed with the follower stopped: {run.errors}")
     lab.wait_in_sync(topic)
     return topic, leader, follower
-
-
-def log_dirs_size(described: str, broker: int, partition: str) -> int:
-    """A partition's size on a broker from `kafka-log-dirs --describe` output (its JSON line)."""
-    import json
-    line = next(ln for ln in described.splitlines() if ln.startswith("{"))
-    for b in json.loads(line)["brokers"]:
-        if b["broker"] == broker:
-            for d in b["logDirs"]:
-                for p in d["partitions"]:
-                    if p["partition"] == partition:
-                        return p["size"]
-    raise LabError(f"kafka-log-dirs did not report {partition} on broker {broker}")

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from ..probes.process import text_since
 from ..workloads.clients import fill
-from .flush import numbers, restart_lines
+from ..workloads.storage import numbers, restart_lines
 
 if TYPE_CHECKING:
     from ..lab.cluster import Lab

@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .. import oracles
-from ..logfile import read_segment
 from ..waiting import sleep_until, wait_for
 from ..workloads.clients import consumer, high_watermark, producer, read_partition
-from .delivery import Record, Steady
+from ..workloads.feeds import Record, Steady
+from ..workloads.storage import log_end
 
 if TYPE_CHECKING:
     from ..lab.cluster import Lab
@@ -170,16 +170,6 @@ def handover(lab: Lab, how: str, config: dict, rate: float = 200.0, before_s: fl
     acked = {f"{i}".encode() for i, r in enumerate(records) if r.delivered}
     run.lost = len(oracles.lost(acked, read_partition(lab, topic)))
     return run
-
-
-def log_end(lab: Lab, broker: int, topic: str, partition: int = 0) -> int:
-    """The offset after the last record in the broker's copy of the partition (read from disk)."""
-    last = -1
-    for seg in sorted(lab.log_dir(broker, topic, partition).glob("*.log")):
-        batches = read_segment(seg)
-        if batches:
-            last = max(last, batches[-1].last_offset)
-    return last + 1
 
 
 @dataclass

@@ -18,7 +18,8 @@ from ..lab.metadata import _Bytes
 from ..waiting import wait_for
 from ..workloads import storage
 from ..workloads.clients import assign_from_start, consumer, pace, producer
-from .delivery import Steady
+from ..workloads.feeds import Steady
+from ..workloads.processors import Processors, steady_coordinators
 
 if TYPE_CHECKING:
     from ..lab.cluster import Lab
@@ -195,14 +196,6 @@ class Marked:
         return found
 
 
-def steady_coordinators(lab: Lab) -> None:
-    """Move __transaction_state's leaders to their preferred brokers first (on the lab's own
-    cluster): a coordinator moved mid-run by the controller's balance check held a fresh run's
-    markers back past 30 s."""
-    if not lab.external:
-        lab.preferred_leaders(("__transaction_state",))
-
-
 def atomic(lab: Lab, outcomes: tuple[str, ...] = ("commit", "abort", "commit"),
            partitions: int = 3, per_partition: int = 5) -> Marked:
     """One transactional producer; each transaction writes to every partition, then ends as told."""
@@ -294,7 +287,6 @@ def open_transaction(lab: Lab, timeout_ms: int = 60000, commit_after_s: float | 
     commit_after_s, or (None) its producer goes silent and the coordinator aborts it after its
     transaction.timeout.ms (timeout_ms unless producer_config sets it); sample the high
     watermark, the last stable offset and two consumers."""
-    from .eos import Processors
     config = {"transaction.timeout.ms": timeout_ms, **(producer_config or {})}
     timeout_ms = int(config["transaction.timeout.ms"])
     steady_coordinators(lab)

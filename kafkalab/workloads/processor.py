@@ -1,6 +1,6 @@
 """A consume-transform-produce processor as its own OS process, recording what it does as JSON lines.
 
-Run by `Processors` (eos.py) as `python -m kafkalab.workloads.processor SPEC.json`. It reads every
+Run by `Processors` (processors.py) as `python -m kafkalab.workloads.processor SPEC.json`. It reads every
 partition of the input topic from the group's committed offsets and writes "out:<value>" to the
 same partition of the output topic, `batch` records at a time, appending each value to a local
 file as a side effect. Modes:

@@ -13,16 +13,16 @@ if TYPE_CHECKING:
 def check_replaced_within(lab: Lab, consumer_config: dict, seconds: float = 10) -> None:
     """Pass when, with consumer_config, a killed member's partitions flow again within `seconds`."""
     from ...experiments import rebalance
-    from ...experiments.rebalance import settled
-    from ...workloads.group import Group
+    from ...workloads.feeds import Feed
+    from ...workloads.group import Group, settled, tps
     _settings("consumer_config", consumer_config)
     session = int(consumer_config.get("session.timeout.ms", 45000))
     if session > seconds * 1000:
         raise AssertionError(f"with session.timeout.ms={session} the group waits {session / 1000:g} s "
                              f"before it even notices a dead member; that is over {seconds:g} s")
     topic = lab.new_topic("ex-replaced", partitions=4)
-    parts = rebalance.tps(topic, 4)
-    with rebalance.Feed(lab, topic, 200), Group(lab, [topic], consumer_config) as g:
+    parts = tps(topic, 4)
+    with Feed(lab, topic, 200), Group(lab, [topic], consumer_config) as g:
         g.add()
         g.add()
         settled(g, parts)  # no rebalance still in flight when the member dies
@@ -37,12 +37,10 @@ def check_replaced_within(lab: Lab, consumer_config: dict, seconds: float = 10) 
 @checker
 def check_revoked_prediction(lab: Lab, revoked: int) -> None:
     """Pass when `revoked` is how many partitions member 0 gives up when a third member joins."""
-    from ...experiments import rebalance
-    from ...experiments.rebalance import settled
-    from ...workloads.group import Group
+    from ...workloads.group import Group, settled, tps
     _whole("revoked", revoked, low=0)
     topic = lab.new_topic("ex-revoked", partitions=6)
-    parts = rebalance.tps(topic, 6)
+    parts = tps(topic, 6)
     config = {"partition.assignment.strategy": "range", "session.timeout.ms": 6000,
               "heartbeat.interval.ms": 1000, "max.poll.interval.ms": 6000}
     with Group(lab, [topic], config) as g:
@@ -124,8 +122,9 @@ def judge_range_prediction(got: int, busiest: int) -> None:
 def check_minimal_assignor(lab: Lab, assignor: str) -> None:
     """Pass when `assignor` keeps members within one partition and moves only what it must."""
     from ...experiments import assignment
+    from ...workloads.group import config_for
     try:
-        assignment.config_for(assignor)
+        config_for(assignor)
     except ValueError as e:
         raise AssertionError(str(e)) from None
     topics = {lab.new_topic("ex-minimal-a", partitions=3): 3,
@@ -147,8 +146,7 @@ def check_broker_range(lab: Lab, consumer_config: dict) -> None:
     from confluent_kafka import ConsumerGroupType
 
     from ...experiments import assignment
-    from ...experiments.rebalance import settled, tps
-    from ...workloads.group import Group
+    from ...workloads.group import Group, settled, tps
     _settings("consumer_config", consumer_config)
     topics = {lab.new_topic("ex-broker-a", partitions=3): 3,
               lab.new_topic("ex-broker-b", partitions=5): 5}

@@ -125,8 +125,8 @@ def check_flush_by_rolling(lab: Lab, topic_config: dict, megabytes: int = 8,
 def check_kill_loss_prediction(lab: Lab, predicted_lost: int, records: int = 5000) -> None:
     """Kill the only replica right after `records` were acknowledged; pass when predicted_lost
     is how many are gone after its restart."""
-    from ...experiments.flush import numbers, restart
     from ...workloads.clients import fill
+    from ...workloads.storage import numbers, restart
     _whole("predicted_lost", predicted_lost, low=0)
     lab.require_own("killing a broker")
     broker = lab.brokers[0]
