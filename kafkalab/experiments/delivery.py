@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .. import oracles
-from ..lab import topology
+from ..lab import kafka_clients, topology
 from ..waiting import sleep_until
 from ..workloads.clients import pace, produce_requests, producer, read_partition, write_one
 from ..workloads.feeds import Record, Steady, sender
@@ -172,11 +172,7 @@ class _RequestLog(logging.Handler):
 def _logged(phrase: str) -> tuple[_RequestLog, logging.Logger]:
     """A private logger for a librdkafka client, and the log of its lines with `phrase`."""
     log = _RequestLog(phrase)
-    logger = logging.getLogger(f"kafkalab.client.{id(log)}")
-    logger.propagate = False
-    logger.setLevel(logging.DEBUG)
-    logger.addHandler(log)
-    return log, logger
+    return log, kafka_clients.own_logger(log)
 
 
 @dataclass

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from .. import logfile, oracles
 from ..errors import LabError
-from ..lab import topology
+from ..lab import kafka_clients, topology
 from ..lab.metadata import _Bytes
 from ..waiting import wait_for
 from ..workloads import storage
@@ -137,10 +137,7 @@ def stalled_writes(lab: Lab, config: dict, records: int = 400, send_s: float = 0
                          f"<= {topology.max_pause_s():g} s (the session timeout less a heartbeat)")
     topic = lab.new_topic("idem", replication_factor=3, min_insync_replicas=2)
     answers = _Answers()
-    logger = logging.getLogger(f"kafkalab.stalled.{id(answers)}")
-    logger.propagate = False
-    logger.setLevel(logging.DEBUG)
-    logger.addHandler(answers)
+    logger = kafka_clients.own_logger(answers)
     p = producer(lab, {"acks": "all", "request.timeout.ms": 500, **config, "debug": "msg",
                        "logger": logger, "log_level": 7})
     p.produce(topic, b"warm-up")  # connected, and with idempotence a producer id, before the stall

@@ -9,21 +9,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from confluent_kafka import KafkaError, KafkaException, Producer
+from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from ..errors import LabError, LabTimeout, show_as_note
 from ..waiting import wait_for
-from . import cds, children, lazyfs, network, powercut
+from . import cds, children, kafka_clients, lazyfs, network, powercut
 from . import topology as S
 from .faults import Faults
 from .launcher import Launcher, launcher_for
 
 T = TypeVar("T")
-QUIET = {"log_level": 0}  # the harness's own clients stay silent; chapters' clients do not
-# The harness's admin client gives up on a request after 1.5 s, so a paused broker (which
-# holds its connection open but never answers) costs one timeout, then another broker is asked.
-ADMIN = {"socket.timeout.ms": 1500, **QUIET}
 READY_TOPIC = "_kafkalab_ready"
 
 
@@ -54,11 +50,11 @@ class Lab(Faults):
         self.bootstrap = bootstrap
         self.launcher = launcher
         self._isolated = {}
-        self.admin = AdminClient({**ADMIN, "bootstrap.servers": bootstrap})
+        self.admin = kafka_clients.admin(bootstrap)
 
     def renew_admin(self) -> None:
         """Replace the harness's admin client (an old one's metadata cache can stay stale)."""
-        self.admin = AdminClient({**ADMIN, "bootstrap.servers": self.bootstrap})
+        self.admin = kafka_clients.admin(self.bootstrap)
 
     def ask(self, request: Callable[[AdminClient], T], timeout: float, what: str,
             again: Callable[[KafkaError], bool] = lambda e: True) -> T:
@@ -353,8 +349,7 @@ def _ready_check(lab: Lab) -> bool:
             if "already exists" not in str(e):
                 return False
     results: list = []
-    p = Producer({"bootstrap.servers": lab.bootstrap, "acks": "all",
-                  "message.timeout.ms": 3000, **QUIET})
+    p = kafka_clients.producer(lab.bootstrap, {"acks": "all", "message.timeout.ms": 3000})
     p.produce(READY_TOPIC, b"ready", on_delivery=lambda err, msg: results.append(err))
     p.flush(5)
     return bool(results) and results[0] is None

@@ -60,10 +60,8 @@ def check_abort_marker(run: Marked, partition: int, offset: int) -> None:
 def check_release_within(lab: Lab, producer_config: dict, within_s: float = 8.0) -> None:
     """Freeze a producer built from producer_config mid-transaction; pass when read_committed
     readers move on within within_s."""
-    from confluent_kafka import Producer
-
     from ...experiments.transactions import open_transaction
-    from ...lab import topology
+    from ...lab import kafka_clients, topology
     from ...workloads.client_defaults import librdkafka_default
     _settings("producer_config", producer_config)
     if taken := sorted({"bootstrap.servers", "transactional.id"} & set(producer_config)):
@@ -72,8 +70,7 @@ def check_release_within(lab: Lab, producer_config: dict, within_s: float = 8.0)
         raise AssertionError(f"settings are strings, numbers or booleans: {odd}")
     # The producer the frozen process will run, built here first: a setting librdkafka refuses
     # is the reader's mistake, raised as such by @checker, not a processor that failed to start.
-    Producer({"bootstrap.servers": lab.bootstrap, "transactional.id": "kafkalab-check",
-              "log_level": 0, **producer_config})
+    kafka_clients.producer(lab.bootstrap, {"transactional.id": "kafkalab-check", **producer_config})
     timeout_ms = int(producer_config.get("transaction.timeout.ms",
                                          librdkafka_default("transaction.timeout.ms")))
     interval_s = int(topology.BROKER_SETTINGS[
