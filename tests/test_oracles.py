@@ -29,6 +29,20 @@ def test_reordered_counts_first_copies_behind_a_later_value():
     assert oracles.reordered([3, 0, 1, 2]) == 3
 
 
+def test_numbered_runs_count_through_the_oracles():
+    from kafkalab.experiments.delivery import RetryRun
+    from kafkalab.experiments.power_loss import Lost
+    from kafkalab.experiments.transactions import Retried
+    from kafkalab.workloads.feeds import Record
+    stored = [0, 2, 1, 2, 4]  # 3 never stored, 2 twice, 1 behind 2
+    retry = RetryRun({}, [Record(0.1 * i) for i in range(5)], (0.0, 1.0), stored)
+    assert (retry.duplicates, retry.missing, retry.reordered) == (1, 1, 1)
+    retried = Retried({}, "t", 5, 5, {}, [])
+    assert (retried.duplicates, retried.missing) == (0, 5)
+    lost = Lost("one machine", "t", 5, oracles.lost(range(5), {0, 1, 4}), 0)
+    assert (lost.gone, lost.lost, lost.kept) == ({2, 3}, 2, 3)
+
+
 def test_gaps_between_timestamps():
     assert oracles.gaps([0.0, 0.1, 0.3, 0.7]) == pytest.approx([0.1, 0.2, 0.4])
     assert oracles.longest_gap([1.0]) == 0.0

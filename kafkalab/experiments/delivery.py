@@ -71,7 +71,7 @@ def outages(lab: Lab, configs: dict[str, dict], outage_s: float = 6.0, before_s:
 
 
 @dataclass
-class RetryRun:
+class RetryRun(oracles.Numbered):
     """Records written while a broker stalled acknowledgements, read back and counted."""
 
     config: dict
@@ -97,20 +97,6 @@ class RetryRun:
         """Failed records by error name."""
         return dict(Counter(r.error for r in self.records if r.error))
 
-    @property
-    def duplicates(self) -> int:
-        """Extra copies in the partition."""
-        return oracles.duplicates(self.stored)
-
-    @property
-    def missing(self) -> int:
-        """Sent records with no copy in the partition."""
-        return oracles.missing(range(self.sent), self.stored)
-
-    @property
-    def reordered(self) -> int:
-        """Records stored (first copy) after a record that was sent later."""
-        return oracles.reordered(self.stored)
 
 
 def stalled(lab: Lab, config: dict, stall: str = "follower", records: int = 400,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import signal
 import time
-from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from .. import oracles
 from ..errors import LabError
 from ..waiting import wait_for
 from ..workloads.clients import assign_from_start, consumer, fill
@@ -33,13 +33,13 @@ def read_output(lab: Lab, topic: str, inputs: set[str], isolation: str,
     from confluent_kafka import KafkaError
     c = consumer(lab, {"isolation.level": isolation, "enable.partition.eof": True})
     assign_from_start(c, topic, range(partitions))
-    seen: Counter = Counter()
+    seen: list[str] = []  # the inputs each output record names, copies included
     at_end: set[int] = set()
 
     def drained() -> bool:
         for m in c.consume(500, 0.2):
             if m.error() is None:
-                seen[m.value().decode().removeprefix("out:")] += 1
+                seen.append(m.value().decode().removeprefix("out:"))
             elif m.error().code() == KafkaError._PARTITION_EOF:  # the end, for this isolation
                 at_end.add(m.partition())
         return len(at_end) == partitions
@@ -47,8 +47,8 @@ def read_output(lab: Lab, topic: str, inputs: set[str], isolation: str,
         wait_for(drained, timeout, f"reading {topic} to its end ({isolation})", interval=0)
     finally:
         c.close()
-    return Output(isolation, sum(seen.values()), len(inputs - set(seen)),
-                  sum(n - 1 for v, n in seen.items() if v in inputs))
+    return Output(isolation, len(seen), oracles.missing(inputs, seen),
+                  oracles.duplicates(v for v in seen if v in inputs))
 
 
 @dataclass
@@ -102,8 +102,8 @@ def crash_loop(lab: Lab, mode: str = "transactional", crashes: int = 3, records:
                                  ps.name).splitlines()
     run.committed = read_output(lab, dst, inputs, "read_committed", partitions)
     run.uncommitted = read_output(lab, dst, inputs, "read_uncommitted", partitions)
-    run.file_duplicates = sum(n - 1 for n in effects.values())
-    run.file_missing = len(inputs - set(effects))
+    run.file_duplicates = oracles.duplicates(effects.elements())
+    run.file_missing = oracles.missing(inputs, effects)
     return run
 
 

@@ -3,10 +3,10 @@ stops, and which records are processed twice."""
 from __future__ import annotations
 
 import time
-from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from .. import oracles
 from ..waiting import sleep_until, wait_for
 from ..workloads.feeds import Feed
 from ..workloads.group import TP, Group, settled, tps
@@ -151,8 +151,8 @@ def processed_twice(lab: Lab, config: dict, commit: str, records: int = 2000,
             wait_for(feed.done, records / rate + 30, "the feed to finish")
         wait_for(lambda: len({(e.tp, e.offset) for e in g.consumed()}) >= len(feed.acked),
                  session_s + 60, f"the group to consume all {len(feed.acked)} records")
-        seen = Counter((e.tp, e.offset) for e in g.consumed())
+        seen = [(e.tp, e.offset) for e in g.consumed()]  # copies included
         values = {e.value for e in g.consumed()}
-    missing = sum(1 for v in feed.acked if v.decode() not in values)
-    return Twice(commit, len(feed.acked), sum(seen.values()), missing,
-                 sum(n - 1 for n in seen.values() if n > 1), len(held), g)
+    missing = oracles.missing((v.decode() for v in feed.acked), values)
+    return Twice(commit, len(feed.acked), len(seen), missing, oracles.duplicates(seen),
+                 len(held), g)

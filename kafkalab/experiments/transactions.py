@@ -89,7 +89,7 @@ class _Answers(logging.Handler):
 
 
 @dataclass
-class Retried:
+class Retried(oracles.Numbered):
     """Records written with acks=all while a follower of the partition was paused."""
 
     config: dict
@@ -114,16 +114,6 @@ class Retried:
     def stored(self) -> list[int]:
         """Record numbers in log order, copies included."""
         return [int(r.value) for b in self.batches for r in b.records]
-
-    @property
-    def duplicates(self) -> int:
-        """Extra copies in the log."""
-        return oracles.duplicates(self.stored)
-
-    @property
-    def missing(self) -> int:
-        """Records sent with no copy in the log."""
-        return oracles.missing(range(self.sent), self.stored)
 
 
 def stalled_writes(lab: Lab, config: dict, records: int = 400, send_s: float = 0.3,

@@ -46,6 +46,16 @@ def assign_from_start(c, topic: str, partitions: Iterable[int] = (0,)) -> None:
     c.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
 
 
+def send(p, topic: str, value: bytes, on_delivery: Callable) -> None:
+    """p.produce(), serving delivery reports while the producer's local queue is full."""
+    while True:
+        try:
+            p.produce(topic, value, on_delivery=on_delivery)
+            return
+        except BufferError:
+            p.poll(0.05)
+
+
 def pace(client, due: float) -> None:
     """Serve the client's callbacks until time.monotonic() reaches `due`.
 
@@ -142,12 +152,7 @@ def produce(lab: Lab, topic: str, config: dict, records: int = 2000, size: int =
     for i in range(records):
         if rate is not None:
             pace(p, start + i / rate)
-        while True:
-            try:
-                p.produce(topic, value, on_delivery=report)
-                break
-            except BufferError:  # local queue full: serve delivery reports, then retry
-                p.poll(0.05)
+        send(p, topic, value, report)
         sends.append(time.monotonic() - start)
         if i % 500 == 0:
             p.poll(0)  # serve delivery reports now and then, not per record
@@ -301,13 +306,7 @@ def fill(lab: Lab, topic: str, records: int, size: int = 1000, first: int = 0) -
     failed: list[str] = []
     pad = (bytes(range(256)) * (size // 256 + 1))[:size - 8]
     for i in range(records):
-        while True:
-            try:
-                p.produce(topic, b"%08d" % (first + i) + pad,
-                          on_delivery=lambda e, m: e and failed.append(e.str()))
-                break
-            except BufferError:
-                p.poll(0.05)
+        send(p, topic, b"%08d" % (first + i) + pad, lambda e, m: e and failed.append(e.str()))
     if p.flush(60) or failed:
         raise LabError(f"writing {records} records to {topic}: {failed[:1] or 'flush timed out'}")
     return records * size
