@@ -79,6 +79,19 @@ def test_external_cluster_has_no_faults_and_no_files(lab, monkeypatch):
         ext.log_dir(1, "any", 0)
 
 
+def test_launcher_capabilities_decide_what_a_lab_offers(tmp_path):
+    from kafkalab.lab.cluster import Lab
+    from kafkalab.lab.docker import DockerLauncher
+    docker = Lab("127.0.0.1:1", DockerLauncher(run_dir=tmp_path))  # no container is touched
+    with pytest.raises(NotAvailable, match="can_cut_power"):
+        docker.power_cut(1)
+    with pytest.raises(NotAvailable, match="local_processes"):
+        docker.process(1)
+    assert docker.log_dir(1, "t", 0) == tmp_path / "broker-1" / "data" / "t-0"
+    jvm = JvmLauncher(run_dir=tmp_path)
+    assert jvm.can_cut_power and jvm.can_pause and jvm.reads_files and jvm.local_processes
+
+
 def test_taken_port_is_named(lab, tmp_path):
     other = JvmLauncher(run_dir=tmp_path)  # a second lab would collide with the running one
     with pytest.raises(LabError, match=rf"port {S.node(2).port} \(broker-2\) is already in use"):

@@ -243,6 +243,7 @@ class Lab(Faults):
     def log_dir(self, broker: int, topic: str, partition: int = 0) -> Path:
         """The partition's directory on the broker's disk (segments, indexes)."""
         n = self._node(broker, "reading log files")
+        self.require_own("reading log files", "reads_files")
         return self.launcher.data_dir(n) / f"{topic}-{partition}"
 
     def wait_ready(self, timeout: float = 90) -> None:
@@ -285,7 +286,7 @@ def connect(start: bool = True, timeout: float = 90) -> Lab:
                            f"the book's lab with `{S.UP_COMMAND}`") from None
         return lab
     launcher = launcher_for()
-    if launcher.kind == "jvm":
+    if launcher.local_processes:
         network.clear()  # a broker cut off by a notebook that died mid-experiment rejoins
     states = {n: launcher.state(n) for n in S.NODES}
     if all(s == "up" for s in states.values()):
@@ -307,7 +308,7 @@ def up(launcher: Launcher | None = None, timeout: float = 90) -> Lab:
     """Start every node that is down, resume paused ones, and wait until the lab is ready."""
     launcher = launcher or launcher_for()
     launcher.check_tools()
-    if hasattr(launcher, "data_dir"):
+    if launcher.can_cut_power:
         powercut.restore(launcher)  # a crashed run's LazyFS leaves data beside its mount point
     if launcher.kind == "jvm" and all(launcher.state(n) == "down" for n in S.NODES):
         if cds.missing(launcher.major):  # once: `make jars` normally wrote them
@@ -330,7 +331,7 @@ def down(launcher: Launcher | None = None, wipe: bool = False) -> None:
     launcher = launcher or launcher_for()
     children.reap()  # group members and processors never outlive the lab
     launcher.down()
-    if hasattr(launcher, "data_dir"):  # then the brokers' data, if on LazyFS, goes back
+    if launcher.can_cut_power:  # then the brokers' data, if on LazyFS, goes back
         powercut.restore(launcher)
     lazyfs.clear()
     if wipe:

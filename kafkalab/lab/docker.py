@@ -16,6 +16,10 @@ class DockerLauncher:
     """Runs the lab with `docker compose`; faults are docker kill / stop / pause."""
 
     kind = "docker"
+    can_cut_power = False  # the data is bind-mounted into a container, not mounted by LazyFS
+    can_pause = True
+    reads_files = True  # bind-mounted under run_dir
+    local_processes = False  # the brokers run inside containers
 
     def __init__(self, run_dir: Path = S.RUN_DIR / "docker") -> None:
         """Bind-mounted data lives in run_dir/<service>/data (as in docker-compose.yml)."""

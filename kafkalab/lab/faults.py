@@ -19,12 +19,18 @@ class Faults:
     launcher = None  # set by Lab
     _isolated: dict[int, tuple[int, str, list[int]]]  # broker -> (pid, former cgroup, ports)
 
-    def require_own(self, doing: str = "fault injection") -> None:
-        """Raise NotAvailable unless the book runs this cluster (the one rule for external ones)."""
+    def require_own(self, doing: str = "fault injection", needs: str = "") -> None:
+        """Raise NotAvailable unless the book runs this cluster and, when `needs` names a
+        launcher capability (can_cut_power, can_pause, reads_files, local_processes), its
+        launcher has it: the one rule for what a lab can be asked to do."""
         if self.launcher is None:
             raise NotAvailable(f"{doing} is not available on an external cluster "
                                "(KAFKA_BOOTSTRAP_SERVERS is set): the book can only do it to "
                                "the lab it runs")
+        if needs and not getattr(self.launcher, needs):
+            raise NotAvailable(f"{doing} is not available with the {self.launcher.kind} "
+                               f"launcher ({needs} is False): run the lab with the JVM "
+                               "launcher (KAFKALAB_LAUNCHER=jvm)")
 
     def _node(self, broker: int, doing: str = "fault injection") -> S.Node:
         """The broker's Node; raise a clear error for an external cluster or an unknown id."""
@@ -86,7 +92,8 @@ class Faults:
 
     def pause(self, broker: int) -> None:
         """Freeze the broker (SIGSTOP / docker pause): it keeps its sockets but answers nothing."""
-        n = self._node(broker)
+        n = self._node(broker, "pausing a broker")
+        self.require_own("pausing a broker", "can_pause")
         self.launcher.pause(n)
 
     def resume(self, broker: int) -> None:
@@ -126,6 +133,7 @@ class Faults:
     def process(self, broker: int, doing: str = "reading a broker's process") -> LocalProcess:
         """The broker as a local process (pid, logs, heap); NotAvailable where the launcher has none."""
         n = self._node(broker, doing)  # NotAvailable on an external cluster, before anything else
+        self.require_own(doing, "local_processes")
         return self.launcher.process(n)
 
     def state(self, broker: int) -> str:

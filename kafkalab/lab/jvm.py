@@ -114,6 +114,10 @@ class JvmLauncher:
     """Starts, stops, kills and pauses the lab's JVMs; state lives in pid files under .lab/."""
 
     kind = "jvm"
+    can_cut_power = True
+    can_pause = True
+    reads_files = True
+    local_processes = True
 
     def __init__(self, run_dir: Path = S.RUN_DIR) -> None:
         """A launcher whose data, logs and pid files live in run_dir."""

@@ -25,6 +25,10 @@ class Launcher(Protocol):
 
     kind: str
     run_dir: Path
+    can_cut_power: bool  # its brokers' data directories can be put on LazyFS here (power cuts)
+    can_pause: bool  # it can freeze a node, which keeps its sockets open and answers nothing
+    reads_files: bool  # the nodes' data directories are folders on this machine
+    local_processes: bool  # each node is a process on this machine (OS probes, network cuts)
 
     def check_tools(self) -> str:
         """Raise LabError naming what to install when the launcher cannot run."""

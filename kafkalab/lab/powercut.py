@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..errors import LabError, NotAvailable
+from ..errors import LabError
 from . import lazyfs
 from . import topology as S
 
@@ -30,12 +30,8 @@ _mounts: dict[int, subprocess.Popen] = {}  # broker -> its LazyFS process (this 
 
 def _paths(lab: Lab, broker: int) -> tuple[Path, Path]:
     """(data directory, backing folder) of a broker."""
-    lab.require_own("power cuts")
-    data = getattr(lab.launcher, "data_dir", None)
-    if data is None or lab.launcher.__class__.__name__ != "JvmLauncher":
-        raise NotAvailable("power cuts need the JVM launcher: LazyFS mounts a broker's data "
-                           "directory on this machine")
-    d = data(S.node(broker))
+    lab.require_own("power cuts (LazyFS mounts a broker's data directory here)", "can_cut_power")
+    d = lab.launcher.data_dir(S.node(broker))
     return d, d.parent / BACKING
 
 
