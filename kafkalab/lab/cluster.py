@@ -14,8 +14,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from ..errors import LabError, LabTimeout, show_as_note
 from ..waiting import wait_for
-from . import cds, children, kafka_clients, lazyfs, network, powercut
-from . import topology as S
+from . import cds, children, kafka_clients, lazyfs, network, powercut, topology
 from .faults import Faults
 from .launcher import Launcher, launcher_for
 
@@ -27,7 +26,7 @@ def _listening(port: int) -> bool:
     """True when something accepts TCP connections on 127.0.0.1:port."""
     with socket.socket() as s:
         s.settimeout(0.5)
-        return s.connect_ex((S.HOST, port)) == 0
+        return s.connect_ex((topology.HOST, port)) == 0
 
 
 def _refused(address: str) -> bool:
@@ -85,7 +84,7 @@ class Lab(Faults):
     def brokers(self) -> list[int]:
         """The broker ids of the lab (for an external cluster: those in its metadata)."""
         if self.launcher:
-            return [b.id for b in S.BROKERS]
+            return [b.id for b in topology.BROKERS]
         return sorted(self.admin.list_topics(timeout=10).brokers)
 
     # --- metadata -------------------------------------------------------------------------
@@ -265,7 +264,7 @@ class Lab(Faults):
 def node_status(launcher: Launcher) -> list[dict[str, Any]]:
     """Status rows of a launcher's nodes, without needing a reachable cluster."""
     return [{"id": n.id, "role": n.role, "port": n.port, "pid": launcher.pid(n),
-             "state": launcher.state(n), "rss_mb": launcher.rss_mb(n)} for n in S.NODES]
+             "state": launcher.state(n), "rss_mb": launcher.rss_mb(n)} for n in topology.NODES]
 
 
 def connect(start: bool = True, timeout: float = 90) -> Lab:
@@ -276,31 +275,31 @@ def connect(start: bool = True, timeout: float = 90) -> Lab:
         if all(_refused(a) for a in external.split(",")):
             raise LabError(f"no broker at KAFKA_BOOTSTRAP_SERVERS={external} (connection refused "
                            f"or unknown host); check it, or unset it and start the book's lab "
-                           f"with `{S.UP_COMMAND}`")
+                           f"with `{topology.UP_COMMAND}`")
         lab = Lab(external)
         try:
             lab.admin.list_topics(timeout=8)
         except KafkaException as e:
             raise LabError(f"cannot reach the cluster at KAFKA_BOOTSTRAP_SERVERS={external} "
                            f"within 8 s ({e.args[0].str()}); check it, or unset it and start "
-                           f"the book's lab with `{S.UP_COMMAND}`") from None
+                           f"the book's lab with `{topology.UP_COMMAND}`") from None
         return lab
     launcher = launcher_for()
     if launcher.local_processes:
         network.clear()  # a broker cut off by a notebook that died mid-experiment rejoins
-    states = {n: launcher.state(n) for n in S.NODES}
+    states = {n: launcher.state(n) for n in topology.NODES}
     if all(s == "up" for s in states.values()):
-        lab = Lab(S.BOOTSTRAP, launcher)
+        lab = Lab(topology.BOOTSTRAP, launcher)
         wait_for(lambda: lab.live_brokers() == set(lab.brokers), 10,
-                 f"all brokers to be registered (is the lab healthy? try `{S.UP_COMMAND}`)")
+                 f"all brokers to be registered (is the lab healthy? try `{topology.UP_COMMAND}`)")
         return lab
     if not start:
-        if not any(_listening(n.port) for n in S.NODES):
-            raise LabError(f"no Kafka lab is running on {S.BOOTSTRAP}: start it with "
-                           f"`{S.UP_COMMAND}` (or `make up`)")
+        if not any(_listening(n.port) for n in topology.NODES):
+            raise LabError(f"no Kafka lab is running on {topology.BOOTSTRAP}: start it with "
+                           f"`{topology.UP_COMMAND}` (or `make up`)")
         raise LabError("the lab is only partly running ("
                        + ", ".join(f"{n.name} {s}" for n, s in states.items())
-                       + f"): run `{S.UP_COMMAND}` to bring every node back")
+                       + f"): run `{topology.UP_COMMAND}` to bring every node back")
     return up(launcher, timeout)
 
 
@@ -310,18 +309,18 @@ def up(launcher: Launcher | None = None, timeout: float = 90) -> Lab:
     launcher.check_tools()
     if launcher.can_cut_power:
         powercut.restore(launcher)  # a crashed run's LazyFS leaves data beside its mount point
-    if launcher.kind == "jvm" and all(launcher.state(n) == "down" for n in S.NODES):
+    if launcher.kind == "jvm" and all(launcher.state(n) == "down" for n in topology.NODES):
         if cds.missing(launcher.major):  # once: `make jars` normally wrote them
             cds.build()
     if not launcher.formatted():
         launcher.format()
-    for n in S.NODES:  # the controller first, so the brokers find it
+    for n in topology.NODES:  # the controller first, so the brokers find it
         state = launcher.state(n)
         if state == "paused":
             launcher.resume(n)
         elif state == "down":
             launcher.start(n)
-    lab = Lab(S.BOOTSTRAP, launcher)
+    lab = Lab(topology.BOOTSTRAP, launcher)
     lab.wait_ready(timeout)
     return lab
 

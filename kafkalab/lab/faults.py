@@ -8,8 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from ..errors import LabError, NotAvailable
-from . import network
-from . import topology as S
+from . import network, topology
 from .launcher import LocalProcess
 
 
@@ -32,13 +31,13 @@ class Faults:
                                f"launcher ({needs} is False): run the lab with the JVM "
                                "launcher (KAFKALAB_LAUNCHER=jvm)")
 
-    def _node(self, broker: int, doing: str = "fault injection") -> S.Node:
+    def _node(self, broker: int, doing: str = "fault injection") -> topology.Node:
         """The broker's Node; raise a clear error for an external cluster or an unknown id."""
         self.require_own(doing)
-        valid = [b.id for b in S.BROKERS]
+        valid = [b.id for b in topology.BROKERS]
         if isinstance(broker, bool) or broker not in valid:
             raise LabError(f"no broker {broker!r} in the lab; the brokers are {valid}")
-        return S.node(broker)
+        return topology.node(broker)
 
     def kill(self, broker: int) -> float:
         """SIGKILL the broker (a crash: no clean shutdown); return the time.monotonic() of the kill."""
@@ -82,7 +81,8 @@ class Faults:
         """
         request = struct.pack(">hhih", 18, 0, 1, len(b"kafkalab")) + b"kafkalab"  # ApiVersions v0
         try:
-            with socket.create_connection((S.HOST, S.node(broker).port), timeout=timeout) as sock:
+            address = (topology.HOST, topology.node(broker).port)
+            with socket.create_connection(address, timeout=timeout) as sock:
                 sock.settimeout(timeout)
                 sock.sendall(struct.pack(">i", len(request)) + request)
                 head = sock.recv(10)  # size, correlation id, error code
@@ -109,9 +109,9 @@ class Faults:
         replica.lag.time.max.ms. JVM launcher only (cgroup v2 and iptables, as root).
         """
         proc = self.process(broker, "cutting a broker off from the others")
-        ports = [b.port for b in S.BROKERS if b.id != broker]
+        ports = [b.port for b in topology.BROKERS if b.id != broker]
         t = time.monotonic()
-        home = network.cut(S.node(broker).name, proc.pid, ports)
+        home = network.cut(topology.node(broker).name, proc.pid, ports)
         self._isolated[broker] = (proc.pid, home, ports)
         return t
 
@@ -119,7 +119,7 @@ class Faults:
         """Undo isolate(): the broker may connect to the other brokers again."""
         pid, home, ports = self._isolated.pop(broker, (None, "/", []))
         if ports:
-            network.restore(S.node(broker).name, pid, home, ports)
+            network.restore(topology.node(broker).name, pid, home, ports)
 
     @contextmanager
     def isolated(self, broker: int) -> Iterator[float]:
@@ -194,7 +194,7 @@ class Faults:
             self.reconnect(b)
         if self.launcher is not None:
             network.clear()
-        down = [b.id for b in S.BROKERS
+        down = [b.id for b in topology.BROKERS
                 if self.launcher is not None and self.launcher.state(b) != "up"]
         self.start_all(down)
         return touched + down

@@ -14,8 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import LabError
-from ..lab import children
-from ..lab import topology as S
+from ..lab import children, topology
 from ..waiting import wait_for
 
 if TYPE_CHECKING:
@@ -51,7 +50,7 @@ class Group:
         self.lab, self.topics, self.delay_ms, self.commit = lab, list(topics), delay_ms, commit
         self.group_id = group_id or f"group-{uuid.uuid4().hex[:10]}"
         self.config = {"group.id": self.group_id, "auto.offset.reset": "earliest", **config}
-        self.dir = S.RUN_DIR / "groups" / self.group_id
+        self.dir = topology.RUN_DIR / "groups" / self.group_id
         self.dir.mkdir(parents=True, exist_ok=True)
         self.t0 = time.time()
         self.procs: list[subprocess.Popen] = []
