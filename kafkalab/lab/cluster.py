@@ -58,8 +58,8 @@ class Lab(Faults):
     def ask(self, request: Callable[[AdminClient], T], timeout: float, what: str,
             again: Callable[[KafkaError], bool] = lambda e: True) -> T:
         """request(admin) until it answers, with a new admin client after each error `again`
-        accepts (seen twice: one client answering "No leaders found" for 15-30 s about a
-        topic whose leader was up); other errors are raised at once."""
+        accepts (a client's metadata cache can keep answering "No leaders found" about a topic
+        whose leader is up); other errors are raised at once."""
         def attempt() -> tuple[T]:
             try:
                 return (request(self.admin),)

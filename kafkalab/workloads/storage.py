@@ -66,7 +66,7 @@ def topic_config(lab: Lab, topic: str, name: str) -> tuple[str, bool]:
     from confluent_kafka.admin import ConfigResource
     res = ConfigResource("topic", topic)
     # The broker asked may not have applied the topic's creation yet (UNKNOWN_TOPIC_OR_PART
-    # right after new_topic returned, seen in CI); wait_for asks again until its deadline.
+    # right after new_topic returned); wait_for asks again until its deadline.
     entries = wait_for(lambda: lab.admin.describe_configs([res], request_timeout=10)[res].result(11),
                        15, f"the settings of topic {topic}")
     entry = entries[name]
