@@ -64,7 +64,7 @@ def judge_lag_window(left: dict[int, float], earliest: float, latest: float, lag
 @checker
 def check_elr_prediction(lab: Lab, isr: list, elr: list) -> None:
     """Pass when isr and elr name (by role) the ISR and ELR once both followers have stopped."""
-    from ...experiments import elections
+    from ...workloads import replicas
     want_isr, want_elr = _roles("isr", isr), _roles("elr", elr)
     topic = lab.new_topic("ex-elr", min_insync_replicas=2)
     leader = lab.leader(topic)
@@ -74,7 +74,7 @@ def check_elr_prediction(lab: Lab, isr: list, elr: list) -> None:
         for b in (first, second):
             lab.stop(b)
             lab.wait_for(lambda b=b: b not in lab.isr(topic), 30, f"broker {b} out of the ISR")
-        state = elections.describe(lab, topic)
+        state = replicas.describe(lab, topic)
     finally:
         for b in (first, second):
             lab.start(b, wait=False)
