@@ -83,6 +83,7 @@ LANE_IDS = $(shell seq 0 $$(($(LANES) - 1)))
 NBVAL = $(PY) -m pytest -p no:cacheprovider -p tests.nbcapture --nbval-lax --nbval-cell-timeout=600 \
 	-o testpaths= --ignore=tests/browser tests chapters exercises
 test: export KAFKALAB_SOLUTIONS = 1
+test: export KAFKALAB_STRICT = 1
 test:
 	@# Set-up steps side by side: apt packages and actionlint while the venv, then the jars, install.
 	@$(MAKE) --no-print-directory -j4 venv jars tools lint

@@ -23,7 +23,7 @@ __all__ = ["Lab", "LabError", "LabTimeout", "NotAvailable", "BOOTSTRAP", "connec
 
 def versions() -> dict[str, str]:
     """The versions this run uses: Kafka, librdkafka, confluent-kafka, Python (pinned), and the
-    Java that runs the lab's JVMs when the book runs them."""
+    Java that runs the lab's JVMs, or the release an external cluster's brokers run."""
     import os
 
     import confluent_kafka
@@ -32,7 +32,12 @@ def versions() -> dict[str, str]:
     from .lab.launcher import launcher_for
     out = {"Apache Kafka": kafka_version(), "librdkafka": confluent_kafka.libversion()[0],
            "confluent-kafka": confluent_kafka.__version__, "Python": platform.python_version()}
-    if not os.environ.get("KAFKA_BOOTSTRAP_SERVERS") and launcher_for().kind == "jvm":
+    external = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if external:
+        from .lab.tools import cluster_version
+        out["Apache Kafka"] += " (clients and tools)"
+        out["external cluster"] = f"{external}: Kafka {cluster_version(external)}"
+    elif launcher_for().kind == "jvm":
         out["Java (the lab)"] = java_version(java_path())
     return out
 

@@ -5,10 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from typing import TYPE_CHECKING
 
 from .errors import LabError
 from .lab import topology
 from .lab.launcher import launcher_for
+
+if TYPE_CHECKING:
+    from .lab.cluster import Lab
 
 
 def print_status(launcher) -> None:
@@ -27,6 +31,29 @@ def print_status(launcher) -> None:
           f"bootstrap: {topology.BOOTSTRAP}")
 
 
+def clean(lab: Lab, external: bool) -> int:
+    """Delete the book's topics: all of the own lab's, or the kafkalab-* ones on an external cluster."""
+    if external and not lab.external:
+        print("kafkalab: clean --external needs KAFKA_BOOTSTRAP_SERVERS, the cluster to clean; "
+              "`python -m kafkalab clean` empties the book's own lab", file=sys.stderr)
+        return 2
+    if lab.external and not external:
+        print("kafkalab: KAFKA_BOOTSTRAP_SERVERS is set: `python -m kafkalab clean --external` "
+              "deletes the kafkalab-* topics and groups there; unset it to empty the book's own lab",
+              file=sys.stderr)
+        return 2
+    if external:
+        topics, groups, busy = lab.clean_external()
+        print(f"deleted {len(topics)} topics and {len(groups)} consumer groups named kafkalab-* "
+              f"on {lab.bootstrap}")
+        if busy:
+            print(f"kept {len(busy)} groups that still have members ({', '.join(busy)}): run "
+                  "clean --external again once they have left (their session timeout)")
+    else:
+        print(f"deleted {lab.clear_topics()} topics on the lab")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run one lab command; return the exit code."""
     ap = argparse.ArgumentParser(prog="python -m kafkalab", description="The book's Kafka lab.")
@@ -36,6 +63,10 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("--wipe", action="store_true", help="also delete data, logs and cluster id")
     sub.add_parser("status", help="print each node's id, role, port, pid and state")
     sub.add_parser("cds", help="write the JVMs' class-data archives (make jars does)")
+    c = sub.add_parser("clean", help="delete the lab's topics (--external: what the book made on "
+                                     "the cluster KAFKA_BOOTSTRAP_SERVERS names)")
+    c.add_argument("--external", action="store_true",
+                   help="delete the kafkalab-* topics and consumer groups on the external cluster")
     for cmd in ("kill", "stop", "start", "pause", "resume"):
         p = sub.add_parser(cmd, help=f"{cmd} one broker")
         p.add_argument("broker", type=int, help=f"broker id: {[b.id for b in topology.BROKERS]}")
@@ -67,8 +98,10 @@ def main(argv: list[str] | None = None) -> int:
             return 1
     if rest:
         ap.error(f"unrecognised arguments: {' '.join(rest)}")
-    from .lab.cluster import Lab, down, up  # the client library: not needed by cds above
+    from .lab.cluster import Lab, connect, down, up  # the client library: not needed by cds above
     try:
+        if args.cmd == "clean":
+            return clean(connect(), args.external)
         launcher = launcher_for()
         if args.cmd == "up":
             t = time.monotonic()

@@ -35,6 +35,15 @@ def test_a_failed_assert_is_marked_failed_in_the_ledger(tmp_path):
     assert "✗ FAILED" in book.ledger(rows, {"Apache Kafka": "4.4.0"})
 
 
+def test_a_verdict_skipped_on_an_external_cluster_is_marked_skipped(tmp_path):
+    """A verdict cell that printed only the skip note is 'skipped', not held, in the ledger."""
+    path = _executed(tmp_path, "**Claim F6 — true.**", [new_output(
+        "stream", name="stdout", text="Skipped: this cell needs `run`, from a skipped cell above\n")])
+    rows = book.verdicts(path, "chapters/x")
+    assert rows[0]["status"] == "skipped"
+    assert "skipped (needs the lab)" in book.ledger(rows, {"Apache Kafka": "4.4.0"})
+
+
 def test_saved_outputs_drop_widget_views_and_number_cells(tmp_path, monkeypatch):
     """Executed copies keep printed output, drop widget views, and count executions."""
     src = tmp_path / "nb.ipynb"

@@ -69,9 +69,9 @@ def test_external_cluster_has_no_faults_and_no_files(lab, monkeypatch):
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", lab.bootstrap)
     ext = kafkalab.connect()
     assert ext.external and ext.brokers == [1, 2, 3]
-    with pytest.raises(NotAvailable, match="not available on an external cluster"):
+    with pytest.raises(NotAvailable, match="needs the book's own lab"):
         ext.kill(1)
-    with pytest.raises(NotAvailable, match="not available on an external cluster"):
+    with pytest.raises(NotAvailable, match="needs the book's own lab"):
         with ext.paused(2):
             pass
     with pytest.raises(NotAvailable):
@@ -200,3 +200,35 @@ def _runs(proc: Path, node, lab) -> bool:
     except OSError:
         return False
     return str(lab.launcher.node_dir(node) / "server.properties").encode() in args
+
+
+def test_client_processes_run_on_an_external_cluster(lab, monkeypatch):
+    from kafkalab.workloads.group import Group
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", lab.bootstrap)
+    ext = kafkalab.connect()
+    topic = ext.new_topic("ext-group", partitions=2)
+    assert ext.preferred_leaders((topic,)) == 0  # a reader's cluster keeps its leaders
+    with Group(ext, [topic], {"session.timeout.ms": 6000}) as g:
+        g.add()
+        g.wait_owned([(topic, 0), (topic, 1)], timeout=30)
+        assert set(g.owners().values()) == {0}
+
+
+def test_clean_external_deletes_only_what_the_book_made(lab, monkeypatch):
+    from confluent_kafka import TopicPartition
+
+    from kafkalab.__main__ import main
+    from kafkalab.waiting import wait_for
+    theirs = lab.new_topic("readers-own")  # made on the lab itself: no kafkalab- name
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", lab.bootstrap)
+    ext = kafkalab.connect()
+    mine, group = ext.new_topic("ext-clean"), ext.unique("ext-group")
+    c = Consumer({"bootstrap.servers": lab.bootstrap, "group.id": group})
+    c.commit(offsets=[TopicPartition(mine, 0, 0)], asynchronous=False)
+    c.close()
+    assert main(["clean"]) == 2  # the external cluster is not emptied without --external
+    assert main(["clean", "--external"]) == 0
+    groups = lambda: {g.group_id for g in lab.admin.list_consumer_groups().result(10).valid}
+    wait_for(lambda: mine not in lab.admin.list_topics(timeout=10).topics and group not in groups(),
+             30, f"{mine} and {group} to be deleted")
+    assert theirs in lab.admin.list_topics(timeout=10).topics

@@ -12,7 +12,8 @@ from typing import Any, TypeVar
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from ..errors import LabError, LabTimeout, show_as_note
+from .. import skips
+from ..errors import LabError, LabTimeout
 from ..waiting import wait_for
 from . import cds, children, kafka_clients, lazyfs, network, powercut, topology
 from .faults import Faults
@@ -20,6 +21,7 @@ from .launcher import Launcher, launcher_for
 
 T = TypeVar("T")
 READY_TOPIC = "_kafkalab_ready"
+BOOK_PREFIX = "kafkalab-"  # how the book names what it makes on a cluster it does not run
 
 
 def _listening(port: int) -> bool:
@@ -157,8 +159,12 @@ class Lab(Faults):
         """
         if not re.fullmatch(r"[A-Za-z0-9._-]{1,200}", prefix):
             raise ValueError(f"topic prefix {prefix!r}: use letters, digits, '.', '_' or '-'")
-        name = f"{prefix}-{uuid.uuid4().hex[:10]}"
+        name = self.unique(prefix)
         config = dict(config or {})
+        if self.external:  # a smaller cluster gets what it can hold
+            replication_factor = min(replication_factor, len(self.brokers))
+            if min_insync_replicas is not None:
+                min_insync_replicas = min(min_insync_replicas, replication_factor)
         if min_insync_replicas is not None:
             config["min.insync.replicas"] = str(min_insync_replicas)
         assignment = ([list(r) for r in on] if on and isinstance(on[0], list)  # type: ignore[union-attr]
@@ -194,10 +200,12 @@ class Lab(Faults):
 
         After a broker restart the controller moves leaderships back on its own, at its next
         balance check; a group coordinator moving in the middle of an experiment restarts every
-        member's session. Calling this first makes that move happen before, not during.
+        member's session. Calling this first makes that move happen before, not during. An
+        external cluster keeps its leaders (0): it is not the book's to rearrange.
         """
         from confluent_kafka import ElectionType, TopicPartition
-        self.require_own("moving leaders")
+        if self.external:
+            return 0
         md = self.admin.list_topics(timeout=10)
         parts = [(t, p, m) for t in topics if t in md.topics
                  for p, m in md.topics[t].partitions.items()]
@@ -211,6 +219,35 @@ class Lab(Faults):
                                  self.partition(tp.topic, tp.partition).replicas[0]
                                  for tp in away), timeout, "the preferred leaders to lead")
         return len(away)
+
+    def unique(self, prefix: str) -> str:
+        """A name unique to this call; on an external cluster it starts with BOOK_PREFIX."""
+        return f"{BOOK_PREFIX if self.external else ''}{prefix}-{uuid.uuid4().hex[:10]}"
+
+    def clean_external(self, timeout: float = 30) -> tuple[list[str], list[str], list[str]]:
+        """Delete the topics and consumer groups the book made on an external cluster; return
+        those deleted and the groups left because members are still in them."""
+        if not self.external:
+            raise LabError("clean --external is for the cluster KAFKA_BOOTSTRAP_SERVERS names; "
+                           "it is not set")
+        topics = sorted(t for t in self.admin.list_topics(timeout=10).topics
+                        if t.startswith(BOOK_PREFIX))
+        listed = self.admin.list_consumer_groups(request_timeout=timeout).result(timeout)
+        groups = sorted(g.group_id for g in listed.valid if g.group_id.startswith(BOOK_PREFIX))
+        futures = {**(self.admin.delete_topics(topics, request_timeout=timeout) if topics else {}),
+                   **(self.admin.delete_consumer_groups(groups, request_timeout=timeout)
+                      if groups else {})}
+        busy = []
+        for name, fut in futures.items():
+            try:
+                fut.result(timeout)
+            except KafkaException as e:
+                if e.args[0].code() == KafkaError.NON_EMPTY_GROUP:
+                    busy.append(name)
+                elif e.args[0].code() not in (KafkaError.UNKNOWN_TOPIC_OR_PART,
+                                              KafkaError.GROUP_ID_NOT_FOUND):
+                    raise LabError(f"deleting {name}: {e.args[0].str()}") from None
+        return topics, [g for g in groups if g not in busy], busy
 
     def clear_topics(self, timeout: float = 30) -> int:
         """Delete every topic but Kafka's internal ones and the lab's own; return how many.
@@ -269,7 +306,7 @@ def node_status(launcher: Launcher) -> list[dict[str, Any]]:
 
 def connect(start: bool = True, timeout: float = 90) -> Lab:
     """Attach to the lab (or KAFKA_BOOTSTRAP_SERVERS); start it, or heal it, when start is True."""
-    show_as_note()  # in a notebook, what an external cluster cannot do is a note, not a traceback
+    skips.install()  # in a notebook, what the cluster cannot do is a note, and the rest runs on
     external = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     if external:
         if all(_refused(a) for a in external.split(",")):

@@ -23,9 +23,8 @@ class Faults:
         launcher capability (can_cut_power, can_pause, reads_files, local_processes), its
         launcher has it: the one rule for what a lab can be asked to do."""
         if self.launcher is None:
-            raise NotAvailable(f"{doing} is not available on an external cluster "
-                               "(KAFKA_BOOTSTRAP_SERVERS is set): the book can only do it to "
-                               "the lab it runs")
+            raise NotAvailable(f"{doing} needs the book's own lab, and KAFKA_BOOTSTRAP_SERVERS "
+                               "points at another cluster")
         if needs and not getattr(self.launcher, needs):
             raise NotAvailable(f"{doing} is not available with the {self.launcher.kind} "
                                f"launcher ({needs} is False): run the lab with the JVM "

@@ -1,6 +1,7 @@
 """Kafka's own command-line tools, run from the lab's jars under the names readers know."""
 from __future__ import annotations
 
+import re
 import subprocess
 from dataclasses import dataclass
 
@@ -18,9 +19,10 @@ TOOLS = {
     "kafka-metadata-quorum": "org.apache.kafka.tools.MetadataQuorumCommand",
     "kafka-leader-election": "org.apache.kafka.tools.LeaderElectionCommand",
     "kafka-configs": "org.apache.kafka.tools.ConfigCommand",
+    "kafka-features": "org.apache.kafka.tools.FeatureCommand",
 }
 NO_BOOTSTRAP = {"kafka-dump-log"}  # reads files, talks to no broker
-BOOTSTRAP_FIRST = {"kafka-transactions"}  # its sub-commands come after the connection options
+BOOTSTRAP_FIRST = {"kafka-transactions", "kafka-features"}  # sub-commands after the connection
 # A small, quick JVM: C1 only, one GC thread; class-data sharing (an archive per tool, written
 # by its first run) halves the start; the archive's warnings stay out of the tool's output.
 JVM = ("-Xmx256m", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-XX:CICompilerCount=1",
@@ -71,3 +73,14 @@ def run(name: str, *args: str, bootstrap: str = topology.BOOTSTRAP, check: bool 
         raise LabError(f"`{name} {' '.join(args)}` exited {res.returncode}: "
                        f"{(res.stderr or res.stdout).strip()[-800:]}")
     return out
+
+
+def cluster_version(bootstrap: str) -> str:
+    """The Kafka release a cluster's brokers run, read from their metadata.version (kafka-features)."""
+    out = run("kafka-features", "describe", bootstrap=bootstrap, timeout=60).stdout
+    fields = next((dict(re.findall(r"(\w+): (\S+)", line)) for line in out.splitlines()
+                   if "metadata.version" in line), {})
+    if "SupportedMaxVersion" not in fields:
+        raise LabError(f"kafka-features describe named no metadata.version: {out.strip()[:300]}")
+    release = fields["SupportedMaxVersion"].split("-")[0]
+    return f"{release} (metadata.version {fields.get('FinalizedVersionLevel', '?')})"

@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import time
-import uuid
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -43,12 +42,11 @@ class Group:
     def __init__(self, lab: Lab, topics: list[str], config: dict, delay_ms: float = 0,
                  commit: str = "auto", group_id: str | None = None) -> None:
         """Prepare a group on `topics`; members start with add()."""
-        lab.require_own("consumer-group member processes")
         if commit not in ("auto", "after"):
             raise ValueError(f"commit = {commit!r}: use 'auto' or 'after'")
         lab.preferred_leaders()  # no coordinator move (and session reset) during the run
         self.lab, self.topics, self.delay_ms, self.commit = lab, list(topics), delay_ms, commit
-        self.group_id = group_id or f"group-{uuid.uuid4().hex[:10]}"
+        self.group_id = group_id or lab.unique("group")
         self.config = {"group.id": self.group_id, "auto.offset.reset": "earliest", **config}
         self.dir = topology.RUN_DIR / "groups" / self.group_id
         self.dir.mkdir(parents=True, exist_ok=True)

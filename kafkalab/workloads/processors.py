@@ -7,11 +7,10 @@ import os
 import signal
 import subprocess
 import time
-import uuid
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
-from ..errors import LabError, NotAvailable
+from ..errors import LabError
 from ..lab import children, topology
 from ..waiting import wait_for
 
@@ -20,12 +19,9 @@ if TYPE_CHECKING:
 
 
 def steady_coordinators(lab: Lab) -> None:
-    """Put __transaction_state's leaders on their preferred brokers where the book runs the
-    cluster: a coordinator the controller moves mid-run holds that run's markers back."""
-    try:
-        lab.preferred_leaders(("__transaction_state",))
-    except NotAvailable:
-        pass
+    """Put __transaction_state's leaders on their preferred brokers (the lab's own cluster only):
+    a coordinator the controller moves mid-run holds that run's markers back."""
+    lab.preferred_leaders(("__transaction_state",))
 
 
 MODES = ("transactional", "at-least-once")
@@ -38,11 +34,10 @@ class Processors:
                  partitions: int = 3, batch: int = 50, delay_ms: float = 4,
                  producer_config: dict | None = None) -> None:
         """Prepare the processors' shared spec; each starts with start()."""
-        lab.require_own("processor processes")
         steady_coordinators(lab)
         if mode not in MODES + ("open",):
             raise ValueError(f"mode = {mode!r}: use one of {MODES}")
-        self.name = f"proc-{uuid.uuid4().hex[:10]}"
+        self.name = lab.unique("proc")
         self.dir = topology.RUN_DIR / "processors" / self.name
         self.dir.mkdir(parents=True, exist_ok=True)
         self.file = self.dir / "side-effect.txt"
