@@ -1,8 +1,9 @@
 """kafkalab: the book's Kafka lab. `lab = kafkalab.connect()` and experiment.
 
-Rooms: `lab` (topology, launchers, cluster, faults), `workloads` (clients and the chapters'
-experiments), `oracles` (pure checks over recorded events), `probes` (the OS's view of a
-broker: page cache, system calls, heap, CPU), `book` (site, plots, widgets, exercise checks).
+Rooms: `lab` (topology, launchers, cluster, faults), `workloads` (what several chapters
+share: clients, load feeds, group members, processors), `experiments` (one module per
+chapter's experiments), `oracles` (pure checks over recorded events), `probes` (the OS's view
+of a broker: page cache, system calls, heap, CPU), `book` (site, plots, widgets, exercise checks).
 """
 from __future__ import annotations
 

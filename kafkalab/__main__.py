@@ -8,7 +8,7 @@ import time
 from typing import TYPE_CHECKING
 
 from .errors import LabError
-from .lab import topology as S
+from .lab import topology
 from .lab.launcher import launcher_for
 
 if TYPE_CHECKING:
@@ -24,11 +24,11 @@ def print_status(launcher) -> None:
         rss = f"{r['rss_mb']:.0f} MiB" if r["rss_mb"] else "-"
         print(f"{r['id']:>3}  {r['role']:<10} {r['port']:>5}  {r['pid'] or '-':>8}  "
               f"{r['state']:<7} {rss:>8}")
-    ctl = S.CONTROLLER
+    ctl = topology.CONTROLLER
     up_ = launcher.state(ctl) == "up"
     print(f"controller: node {ctl.id} (the only KRaft voter) is "
           f"{'active' if up_ else launcher.state(ctl)}; launcher: {launcher.kind}; "
-          f"bootstrap: {S.BOOTSTRAP}")
+          f"bootstrap: {topology.BOOTSTRAP}")
 
 
 def clean(lab: Lab, external: bool) -> int:
@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="delete the kafkalab-* topics and consumer groups on the external cluster")
     for cmd in ("kill", "stop", "start", "pause", "resume"):
         p = sub.add_parser(cmd, help=f"{cmd} one broker")
-        p.add_argument("broker", type=int, help=f"broker id: {[b.id for b in S.BROKERS]}")
+        p.add_argument("broker", type=int, help=f"broker id: {[b.id for b in topology.BROKERS]}")
     sub.add_parser("bench", add_help=False,
                    help="Python harness vs Kafka's ProducerPerformance (see bench --help)")
     t = sub.add_parser("tool", add_help=False,
@@ -105,10 +105,10 @@ def main(argv: list[str] | None = None) -> int:
         launcher = launcher_for()
         if args.cmd == "up":
             t = time.monotonic()
-            was = [n for n in S.NODES if launcher.state(n) == "up"]
+            was = [n for n in topology.NODES if launcher.state(n) == "up"]
             up(launcher)
-            verb = "already running" if len(was) == len(S.NODES) else "ready"
-            print(f"lab {verb} in {time.monotonic() - t:.1f} s; bootstrap {S.BOOTSTRAP}")
+            verb = "already running" if len(was) == len(topology.NODES) else "ready"
+            print(f"lab {verb} in {time.monotonic() - t:.1f} s; bootstrap {topology.BOOTSTRAP}")
             print_status(launcher)
         elif args.cmd == "down":
             down(launcher, wipe=args.wipe)
@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.cmd == "status":
             print_status(launcher)
         else:
-            lab = Lab(S.BOOTSTRAP, launcher)
+            lab = Lab(topology.BOOTSTRAP, launcher)
             getattr(lab, args.cmd)(args.broker)
             print(f"broker {args.broker}: {args.cmd} done; now {lab.state(args.broker)}")
     except LabError as e:

@@ -1,7 +1,8 @@
 """Oracles: pure functions over what the producer was told and what a reader found afterwards.
 
 Each takes recorded events (acknowledged values, values read back in log order, timestamps)
-and returns a count; none talks to the cluster, so each is tested on hand-made histories.
+and names or counts what went wrong; none talks to the cluster, so each is tested on
+hand-made histories. `Numbered` gives a run of numbered records the three counts at once.
 """
 from __future__ import annotations
 
@@ -45,3 +46,26 @@ def gaps(times: Sequence[float]) -> list[float]:
 def longest_gap(times: Sequence[float]) -> float:
     """The longest interval between consecutive timestamps (0 for fewer than two)."""
     return max(gaps(times), default=0.0)
+
+
+class Numbered:
+    """Counts over a run whose records were numbered 0 .. sent-1 in send order: `stored` holds
+    the numbers a reader found, in log order, copies included (a subclass provides both)."""
+
+    sent: int
+    stored: Sequence[int]
+
+    @property
+    def duplicates(self) -> int:
+        """Extra copies in the log."""
+        return duplicates(self.stored)
+
+    @property
+    def missing(self) -> int:
+        """Sent records with no copy in the log."""
+        return missing(range(self.sent), self.stored)
+
+    @property
+    def reordered(self) -> int:
+        """Records stored (first copy) after a record that was sent later."""
+        return reordered(self.stored)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 import kafkalab
-from kafkalab.lab import topology as S
+from kafkalab.lab import topology
 from kafkalab.lab.launcher import launcher_for
 
 LAB_FIXTURES = {"lab", "healthy"}
@@ -26,7 +26,7 @@ def pytest_collection_modifyitems(config, items) -> None:
 def lab():
     """The running lab (started for the session when it was down, and stopped afterwards)."""
     launcher = launcher_for()
-    was_up = all(launcher.state(n) == "up" for n in S.NODES)
+    was_up = all(launcher.state(n) == "up" for n in topology.NODES)
     lab = kafkalab.connect()
     yield lab
     if not was_up:

@@ -7,8 +7,9 @@ the site from this same run instead of executing the notebooks again.
 With pytest-xdist (`-n N`, as `LANES=N make test` runs it) each worker is a lane: worker gwN drives
 the lab of KAFKALAB_LANE=N (its own four JVMs and ports); the scheduler below keeps a file's
 items together on one worker, in order, and hands files out slowest first (tests/timings.json).
-`make test` runs two phases: KAFKALAB_PHASE=lanes (everything but the files in SOLO, in two
-lanes) and KAFKALAB_PHASE=solo (those files alone on the machine, lane 0).
+With LANES above 1, `make test` runs two phases: KAFKALAB_PHASE=lanes (everything but the
+files in SOLO, in LANES lanes) and KAFKALAB_PHASE=solo (those files alone, lane 0); with one
+lane (the default) it runs everything in one pass.
 """
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ SHARED_STATE = {"chapters/04-page-cache.ipynb", "chapters/05-flush.ipynb",
                 "tests/test_storage.py", "tests/test_powercut.py", "tests/test_lazyfs.py"}
 
 # Files whose verdicts compare latencies or rebalance rounds, which a second lab busy on the
-# same two cores distorts (seen: a 282 ms median for linger.ms=5, a p99 of 354 ms): run alone.
+# same cores distorts: run alone.
 SOLO = {"chapters/01-acks.ipynb", "chapters/03-batching.ipynb", "exercises/03-batching.ipynb",
         "chapters/10-cooperative-sticky.ipynb"}
 PHASE = os.environ.get("KAFKALAB_PHASE", "")  # "lanes", "solo", or "" (everything)

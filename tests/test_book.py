@@ -49,7 +49,7 @@ def test_saved_outputs_drop_widget_views_and_number_cells(tmp_path, monkeypatch)
     src = tmp_path / "nb.ipynb"
     nbformat.write(new_notebook(cells=[new_code_cell("1"), new_markdown_cell("m"),
                                        new_code_cell("panel")]), src)
-    monkeypatch.setattr(book.S, "ROOT", tmp_path)  # write the copy inside tmp_path
+    monkeypatch.setattr(book.topology, "ROOT", tmp_path)  # write the copy inside tmp_path
     monkeypatch.setattr(book, "EXECUTED", tmp_path / "executed")
     copy = book.save_executed(src, {
         0: [new_output("stream", name="stdout", text="hi\n")],
@@ -66,7 +66,7 @@ def test_a_copy_with_an_error_is_run_again(tmp_path, monkeypatch):
     """An executed copy whose run failed is not up to date, so `make book` executes it again."""
     src = tmp_path / "nb.ipynb"
     nbformat.write(new_notebook(cells=[new_code_cell("1")]), src)
-    monkeypatch.setattr(book.S, "ROOT", tmp_path)
+    monkeypatch.setattr(book.topology, "ROOT", tmp_path)
     monkeypatch.setattr(book, "EXECUTED", tmp_path / "executed")
     book.save_executed(src, {0: [new_output("stream", name="stdout", text="ok\n")]})
     assert book.up_to_date(src)

@@ -11,11 +11,12 @@ import pytest
 import kafkalab
 from kafkalab import NotAvailable
 from kafkalab.book import checks
+from kafkalab.experiments.acks import FloorRun, LossTrial
+from kafkalab.experiments.delivery import Outage, Refused, RetryRun
 from kafkalab.probes import pagecache
 from kafkalab.workloads import clients, storage
-from kafkalab.workloads.acks import FloorRun, LossTrial
 from kafkalab.workloads.clients import Write
-from kafkalab.workloads.delivery import Outage, Record, Refused, RetryRun
+from kafkalab.workloads.feeds import Record
 
 
 def wrong(check, *args, match: str = "") -> str:
@@ -165,7 +166,7 @@ def test_replica_checkers(healthy):
     wrong(checks.judge_elr, {"leader"}, {"first follower", "second follower"}, {"leader"}, set(),
           match="Elr")
     # the handover itself runs in chapter 06 and exercises/06; here a recorded kill is judged
-    from kafkalab.workloads.replication import Handover
+    from kafkalab.experiments.replication import Handover
     killed = Handover("killed", 1, [], fault_at=2.0, new_leader_at=5.1)
     wrong(checks.judge_handover, killed, match="another broker led only 3.10 s")
     wrong(checks.judge_handover, Handover("stopped", 1, [], 2.0, 2.2, lost=7), match="7 acknowledged")
@@ -175,7 +176,7 @@ def test_replica_checkers(healthy):
 def test_recovery_checkers():
     # These two compare an answer with a run the exercise page makes (elections.unclean_election,
     # measured in chapter 07 and in exercises/07); here, with a run's recorded outcome.
-    from kafkalab.workloads.elections import Unclean
+    from kafkalab.experiments.elections import Unclean
     run = Unclean("t", stale=2, others=[1, 3], acked_before=20, acked_after=10, lost=10,
                   lost_after=10, new_epoch=(2, 20))
     wrong(checks.check_unclean_loss, run, 0, match="were lost, not 0")
@@ -187,7 +188,7 @@ def test_group_checkers(lab):
     wrong(checks.check_few_duplicates, lab, "later", {}, match="'auto' or 'after'")
     wrong(checks.check_few_duplicates, lab, "after", {}, match="enable.auto.commit left on")
     # Judged against recorded runs (measured in exercises/08 and chapter 08).
-    from kafkalab.workloads.rebalance import Twice
+    from kafkalab.experiments.rebalance import Twice
     wrong(checks.judge_few_duplicates, Twice("auto", 2000, 2210, 0, 210, 2), match="210 records")
     wrong(checks.judge_few_duplicates, Twice("auto", 2000, 2001, 0, 1, 2), match="auto commit repeats")
     wrong(checks.judge_few_duplicates, Twice("after", 2000, 1990, 10, 0, 2), match="10 records")
@@ -207,7 +208,7 @@ def test_assignment_checkers(lab):
     checks.check_quiet_rolling_restart(
         lab, lambda i: {"group.protocol": "consumer", "group.instance.id": f"member-{i}"})
     # Judged against recorded runs (measured in exercises/09-10 and chapter 10).
-    from kafkalab.workloads.cooperative import Restart, ScaleOut
+    from kafkalab.experiments.cooperative import Restart, ScaleOut
     wrong(checks.judge_restart, Restart(False, 4, True, 1.2), match="4 assignment changes")
     checks.judge_restart(Restart(True, 0, True, 1.1))
     eager = ScaleOut("range", 3, 1.0, 1.1, {}, set(), [3], [0.05])
@@ -226,8 +227,8 @@ def test_assignment_checkers(lab):
 
 
 def test_transaction_checkers(lab):
-    from kafkalab.workloads.eos import CrashRun, Output
-    from kafkalab.workloads.transactions import OpenRun, atomic
+    from kafkalab.experiments.eos import CrashRun, Output
+    from kafkalab.experiments.transactions import OpenRun, atomic
     marked = atomic(lab, ("commit", "abort"), partitions=2, per_partition=3)
     wrong(checks.check_abort_marker, marked, 1, 3, match="holds no abort marker")
     checks.check_abort_marker(marked, 1, 7)

@@ -4,13 +4,13 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from kafkalab.lab import topology as S
+from kafkalab.lab import topology
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:
     """Run `python -m kafkalab ARGS` from the repository root."""
     return subprocess.run([sys.executable, "-m", "kafkalab", *args], capture_output=True,
-                          text=True, timeout=120, cwd=S.ROOT)
+                          text=True, timeout=120, cwd=topology.ROOT)
 
 
 def test_status_lists_every_node_and_the_controller(lab):
@@ -19,7 +19,7 @@ def test_status_lists_every_node_and_the_controller(lab):
     rows = [line.split() for line in out.stdout.splitlines() if line.split()[:1] in
             (["0"], ["1"], ["2"], ["3"])]
     assert [(r[0], r[1], r[2], r[4]) for r in rows] == [
-        (str(n.id), n.role, str(n.port), "up") for n in S.NODES]
+        (str(n.id), n.role, str(n.port), "up") for n in topology.NODES]
     assert "controller: node 0" in out.stdout
 
 

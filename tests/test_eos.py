@@ -4,9 +4,9 @@ from __future__ import annotations
 import os
 import signal
 
+from kafkalab.experiments.transactions import end_offsets
 from kafkalab.lab import children
-from kafkalab.workloads.eos import Processors
-from kafkalab.workloads.transactions import end_offsets
+from kafkalab.workloads.processors import Processors
 
 
 def test_reap_ends_a_frozen_processor_and_its_open_transaction_is_aborted(lab):

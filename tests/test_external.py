@@ -5,14 +5,14 @@ import nbclient
 import nbformat
 import pytest
 
-from kafkalab.lab import topology as S
+from kafkalab.lab import topology
 
 
 def run_external(lab, monkeypatch, name: str) -> list:
     """Execute chapters/<name> against the lab as if it were an external cluster; its code cells."""
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", lab.bootstrap)
     monkeypatch.setenv("KAFKALAB_STRICT", "0")
-    path = S.ROOT / "chapters" / name
+    path = topology.ROOT / "chapters" / name
     nb = nbformat.read(path, as_version=4)
     nbclient.NotebookClient(nb, kernel_name="python3", timeout=300,
                             resources={"metadata": {"path": str(path.parent)}}).execute()

@@ -5,16 +5,16 @@ from __future__ import annotations
 import os
 
 from kafkalab.lab import children
-from kafkalab.workloads import rebalance
-from kafkalab.workloads.group import Group
+from kafkalab.workloads.feeds import Feed
+from kafkalab.workloads.group import Group, tps
 
 CONFIG = {"session.timeout.ms": 6000, "heartbeat.interval.ms": 1000, "max.poll.interval.ms": 6000}
 
 
 def test_killed_member_partitions_move_to_the_survivor(lab):
     topic = lab.new_topic("test-group", partitions=4)
-    parts = rebalance.tps(topic, 4)
-    with rebalance.Feed(lab, topic, 100), Group(lab, [topic], CONFIG) as g:
+    parts = tps(topic, 4)
+    with Feed(lab, topic, 100), Group(lab, [topic], CONFIG) as g:
         g.add()
         g.add()
         g.wait_owned(parts, [0, 1])

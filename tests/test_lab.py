@@ -10,8 +10,7 @@ from confluent_kafka import Consumer, Producer
 
 import kafkalab
 from kafkalab import LabError, NotAvailable
-from kafkalab.lab import jvm
-from kafkalab.lab import topology as S
+from kafkalab.lab import jvm, topology
 from kafkalab.lab.jvm import JvmLauncher, java_path
 
 
@@ -50,9 +49,9 @@ def test_connect_attaches_to_a_running_lab_quickly(lab):
 
 
 def test_up_twice_is_harmless(lab):
-    before = [lab.launcher.pid(n) for n in S.NODES]
+    before = [lab.launcher.pid(n) for n in topology.NODES]
     kafkalab.up(lab.launcher)
-    assert [lab.launcher.pid(n) for n in S.NODES] == before
+    assert [lab.launcher.pid(n) for n in topology.NODES] == before
 
 
 def test_external_cluster_unreachable_fails_fast_naming_the_up_command(monkeypatch):
@@ -79,10 +78,23 @@ def test_external_cluster_has_no_faults_and_no_files(lab, monkeypatch):
         ext.log_dir(1, "any", 0)
 
 
+def test_launcher_capabilities_decide_what_a_lab_offers(tmp_path):
+    from kafkalab.lab.cluster import Lab
+    from kafkalab.lab.docker import DockerLauncher
+    docker = Lab("127.0.0.1:1", DockerLauncher(run_dir=tmp_path))  # no container is touched
+    with pytest.raises(NotAvailable, match="can_cut_power"):
+        docker.power_cut(1)
+    with pytest.raises(NotAvailable, match="local_processes"):
+        docker.process(1)
+    assert docker.log_dir(1, "t", 0) == tmp_path / "broker-1" / "data" / "t-0"
+    jvm = JvmLauncher(run_dir=tmp_path)
+    assert jvm.can_cut_power and jvm.can_pause and jvm.reads_files and jvm.local_processes
+
+
 def test_taken_port_is_named(lab, tmp_path):
     other = JvmLauncher(run_dir=tmp_path)  # a second lab would collide with the running one
-    with pytest.raises(LabError, match=rf"port {S.node(2).port} \(broker-2\) is already in use"):
-        other.start(S.node(2))
+    with pytest.raises(LabError, match=rf"port {topology.node(2).port} \(broker-2\) is already in use"):
+        other.start(topology.node(2))
 
 
 def test_missing_java_says_what_to_install(monkeypatch, tmp_path):
@@ -155,7 +167,7 @@ def test_a_broker_its_pid_file_lost_is_adopted_not_started_again(lab):
     its pid) is found by its command line and adopted: it is up, and `down` can stop it."""
     if lab.launcher is None or lab.launcher.kind != "jvm":
         pytest.skip("the JVM launcher's pid files")
-    node = S.node(2)
+    node = topology.node(2)
     pid_file = lab.launcher.node_dir(node) / "pid"
     real = pid_file.read_text()
     pid_file.write_text("4194303\n")  # above the kernel's largest pid: no such process
@@ -170,7 +182,7 @@ def test_two_threads_starting_one_broker_start_one_jvm(lab):
     from concurrent.futures import ThreadPoolExecutor
     if lab.launcher is None or lab.launcher.kind != "jvm":
         pytest.skip("the JVM launcher's processes")
-    node = S.node(3)
+    node = topology.node(3)
     lab.stop(3)
     try:
         with ThreadPoolExecutor(4) as pool:

@@ -11,7 +11,7 @@ import pytest
 
 import kafkalab
 from kafkalab import LabError
-from kafkalab.lab import topology as S
+from kafkalab.lab import topology
 from kafkalab.lab.jvm import port_in_use
 
 
@@ -26,7 +26,7 @@ def lab_jvms(run_dir: Path) -> list[int]:
             state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
         except OSError:
             continue
-        ours = any(f"{run_dir / n.name / 'server.properties'}" in cmd for n in S.NODES)
+        ours = any(f"{run_dir / n.name / 'server.properties'}" in cmd for n in topology.NODES)
         if "kafka.Kafka" in cmd and ours and state not in "ZX":
             pids.append(int(proc.name))
     return pids
@@ -36,12 +36,12 @@ def test_down_leaves_nothing_and_up_comes_back(lab):
     if lab.launcher.kind != "jvm":
         pytest.skip("process checks are for the JVM launcher")
     run_dir = lab.launcher.run_dir
-    assert len(lab_jvms(run_dir)) == len(S.NODES)
+    assert len(lab_jvms(run_dir)) == len(topology.NODES)
     t = time.monotonic()
     kafkalab.down(lab.launcher)
     print(f"down took {time.monotonic() - t:.1f} s")
     assert lab_jvms(run_dir) == []
-    assert [n.port for n in S.NODES if port_in_use(n.port)] == []
+    assert [n.port for n in topology.NODES if port_in_use(n.port)] == []
 
     t = time.monotonic()
     with pytest.raises(LabError, match="python -m kafkalab up"):
@@ -52,13 +52,13 @@ def test_down_leaves_nothing_and_up_comes_back(lab):
     kafkalab.up(lab.launcher)
     print(f"up (formatted, warm jars) took {time.monotonic() - t:.1f} s")
     assert lab.live_brokers() == {1, 2, 3}
-    assert len(lab_jvms(run_dir)) == len(S.NODES)
+    assert len(lab_jvms(run_dir)) == len(topology.NODES)
 
 
 def test_every_node_loads_the_class_data_archive(lab):
     if lab.launcher.kind != "jvm":
         pytest.skip("class-data archives are for the JVM launcher")
-    for n in S.NODES:
+    for n in topology.NODES:
         pid = lab.launcher.pid(n)
         cmd = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
         flags = [a for a in cmd if a.startswith(("-XX:SharedArchiveFile=", "-XX:AOTCache="))]
@@ -72,8 +72,9 @@ def test_every_node_loads_the_class_data_archive(lab):
 
 
 def test_lanes_are_separate_labs():
-    code = ("from kafkalab.lab import topology as S, network, lazyfs; "
-            "print(S.BOOTSTRAP, S.RUN_DIR, S.CACHE_DIR, network.TAG, network.PREFIX, lazyfs.FSNAME)")
+    code = ("from kafkalab.lab import topology, network, lazyfs; "
+            "print(topology.BOOTSTRAP, topology.RUN_DIR, topology.CACHE_DIR, network.TAG, "
+            "network.PREFIX, lazyfs.FSNAME)")
     seen = []
     for lane in ("0", "1"):
         env = {**os.environ, "KAFKALAB_LANE": lane}

@@ -7,8 +7,8 @@ import shutil
 import pytest
 
 from kafkalab import logfile
+from kafkalab.experiments.logs import varied_segment
 from kafkalab.lab import tools
-from kafkalab.workloads.logs import varied_segment
 
 
 def _text(b: bytes | None) -> str:

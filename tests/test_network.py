@@ -4,8 +4,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from kafkalab.lab import network
-from kafkalab.lab import topology as S
+from kafkalab.lab import network, topology
 
 
 def rules() -> list[str]:
@@ -29,7 +28,7 @@ def test_isolated_broker_stays_registered_and_is_restored(healthy):
         assert len(rules()) == 1, rules()
         assert cgroup_of(pid) == f"/{network.PREFIX}broker-{b}"
         # its connections to the other brokers were closed, and new ones are refused
-        others = [S.node(x).port for x in lab.brokers if x != b]
+        others = [topology.node(x).port for x in lab.brokers if x != b]
         assert not network._connections(pid, others)
         assert b in lab.live_brokers()  # heartbeats to the controller go on
     assert rules() == [] and cgroup_of(pid) == home

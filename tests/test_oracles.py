@@ -5,7 +5,7 @@ import pytest
 
 from kafkalab import oracles
 from kafkalab.probes import heap, process, syscalls
-from kafkalab.workloads.flush import restart_lines
+from kafkalab.workloads.storage import restart_lines
 
 
 def test_lost_is_acknowledged_minus_read():
@@ -27,6 +27,20 @@ def test_reordered_counts_first_copies_behind_a_later_value():
     assert oracles.reordered([0, 2, 1, 3]) == 1
     assert oracles.reordered([0, 1, 1, 2]) == 0  # a duplicate is not a reordering
     assert oracles.reordered([3, 0, 1, 2]) == 3
+
+
+def test_numbered_runs_count_through_the_oracles():
+    from kafkalab.experiments.delivery import RetryRun
+    from kafkalab.experiments.power_loss import Lost
+    from kafkalab.experiments.transactions import Retried
+    from kafkalab.workloads.feeds import Record
+    stored = [0, 2, 1, 2, 4]  # 3 never stored, 2 twice, 1 behind 2
+    retry = RetryRun({}, [Record(0.1 * i) for i in range(5)], (0.0, 1.0), stored)
+    assert (retry.duplicates, retry.missing, retry.reordered) == (1, 1, 1)
+    retried = Retried({}, "t", 5, 5, {}, [])
+    assert (retried.duplicates, retried.missing) == (0, 5)
+    lost = Lost("one machine", "t", 5, oracles.lost(range(5), {0, 1, 4}), 0)
+    assert (lost.gone, lost.lost, lost.kept) == ({2, 3}, 2, 3)
 
 
 def test_gaps_between_timestamps():

@@ -8,7 +8,7 @@ import shutil
 import pytest
 
 from kafkalab.lab import powercut
-from kafkalab.workloads import clients, flush
+from kafkalab.workloads import clients, storage
 
 pytestmark = pytest.mark.skipif(not os.path.exists("/dev/fuse") or not shutil.which("fusermount3"),
                                 reason="needs /dev/fuse and fusermount3 (`make tools`)")
@@ -26,7 +26,7 @@ def test_power_cut_drops_unsynced_records_and_keeps_fsynced_ones(healthy):
         clients.fill(lab, synced, 200, size=200)
         dropped = lab.power_cut(b, remount=False)
         assert not powercut.on_lazyfs(lab, b)  # started again on the ordinary filesystem
-        kept_plain, kept_synced = flush.numbers(lab, plain), flush.numbers(lab, synced)
+        kept_plain, kept_synced = storage.numbers(lab, plain), storage.numbers(lab, synced)
     assert not powercut.on_lazyfs(lab, b)
     data, backing = powercut._paths(lab, b)
     assert data.is_dir() and not backing.exists()

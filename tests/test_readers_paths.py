@@ -6,9 +6,9 @@ import re
 
 import yaml
 
-from kafkalab.lab import topology as S
+from kafkalab.lab import topology
 
-README = (S.ROOT / "README.md").read_text()
+README = (topology.ROOT / "README.md").read_text()
 
 
 def readme_test_command() -> str:
@@ -17,7 +17,7 @@ def readme_test_command() -> str:
 
 
 def test_workflow_runs_the_readme_test_command_and_publishes_the_site():
-    wf = yaml.safe_load((S.ROOT / ".github" / "workflows" / "book.yml").read_text())
+    wf = yaml.safe_load((topology.ROOT / ".github" / "workflows" / "book.yml").read_text())
     steps = wf["jobs"]["test"]["steps"]
     assert any(step.get("run", "").strip() == readme_test_command() for step in steps), steps
     uses = [step.get("uses", "") for job in wf["jobs"].values() for step in job["steps"]]
@@ -27,7 +27,7 @@ def test_workflow_runs_the_readme_test_command_and_publishes_the_site():
 
 
 def test_dev_container_matches_the_readme():
-    dc = json.loads((S.ROOT / ".devcontainer" / "devcontainer.json").read_text())
+    dc = json.loads((topology.ROOT / ".devcontainer" / "devcontainer.json").read_text())
     python = re.search(r"python:\S*?(3\.\d+)", dc["image"]).group(1)
     assert f"Python {python}+" in README, python
     java = dc["features"]["ghcr.io/devcontainers/features/java:1"]["version"]

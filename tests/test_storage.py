@@ -7,14 +7,14 @@ import sys
 
 import pytest
 
-from kafkalab.lab import topology as S
+from kafkalab.lab import topology
 from kafkalab.probes import pagecache, syscalls
 from kafkalab.workloads import clients, storage
 
 
 def test_residency_follows_eviction_and_reading():
     """A written file is cached, evict() drops it, reading it back caches it again."""
-    path = S.RUN_DIR / "test-pages.bin"  # the lab's disk: /tmp may be a tmpfs without eviction
+    path = topology.RUN_DIR / "test-pages.bin"  # the lab's disk: /tmp may be a tmpfs without eviction
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(os.urandom(2 * 1024 * 1024))
     assert pagecache.resident_fraction(path) > 0.95
@@ -30,7 +30,7 @@ def test_residency_follows_eviction_and_reading():
 def test_dirty_pages_until_synced(method):
     """Freshly written pages are dirty; after fdatasync the same cached pages are clean."""
     count = getattr(pagecache, method)
-    path = S.RUN_DIR / f"test-dirty-{method}.bin"
+    path = topology.RUN_DIR / f"test-dirty-{method}.bin"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(os.urandom(4 * 1024 * 1024))
     try:

@@ -8,14 +8,13 @@ import sys
 import pytest
 
 from kafkalab import LabError
-from kafkalab.lab import tools
-from kafkalab.lab import topology as S
+from kafkalab.lab import tools, topology
 
 
 def test_kafka_topics_describe_agrees_with_the_admin_client(lab):
     topic = lab.new_topic("tool-describe", replication_factor=3, min_insync_replicas=2)
     out = subprocess.run([sys.executable, "-m", "kafkalab", "tool", "kafka-topics", "--describe",
-                          "--topic", topic], capture_output=True, text=True, cwd=S.ROOT,
+                          "--topic", topic], capture_output=True, text=True, cwd=topology.ROOT,
                          timeout=120)
     assert out.returncode == 0, out.stderr
     row = re.search(r"Partition: 0\s+Leader: (\d+)\s+Replicas: ([\d,]+)\s+Isr: ([\d,]+)", out.stdout)

@@ -9,9 +9,9 @@ from matplotlib.ticker import MaxNLocator
 from .plots import shown
 
 if TYPE_CHECKING:
-    from ..workloads.assignment import Sequence
+    from ..experiments.assignment import Sequence
+    from ..experiments.rebalance import Trigger, Twice
     from ..workloads.group import Group
-    from ..workloads.rebalance import Trigger, Twice
 
 MEMBER_COLOURS = ["#5b8def", "#d9534f", "#5cb85c", "#f0ad4e", "#8e6bb8", "#46b8da",
                   "#c7a03b", "#e377c2", "#7f7f7f", "#17becf"]

@@ -9,8 +9,8 @@ import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyBboxPatch
 
-from ..lab import topology as S
-from ..workloads.failover import Failover
+from ..experiments.failover import Failover
+from ..lab.topology import BROKERS, CONTROLLER
 
 if TYPE_CHECKING:
     from ..lab.cluster import Lab
@@ -49,9 +49,9 @@ def topology(lab: Lab, topic: str, partition: int = 0):
                                     fc=colour, ec="black", alpha=0.9))
         ax.text(x, y, text, ha="center", va="center", fontsize=9, color="white")
 
-    box(5, 4.1, f"controller (node {S.CONTROLLER.id})\n:{S.CONTROLLER.port}",
+    box(5, 4.1, f"controller (node {CONTROLLER.id})\n:{CONTROLLER.port}",
         ROLE_COLOURS["controller"])
-    for i, b in enumerate(S.BROKERS):
+    for i, b in enumerate(BROKERS):
         x = 1.7 + i * 3.3
         role = ("leader" if b.id == p.leader else
                 "follower" if b.id in p.replicas else "not a replica")
@@ -60,7 +60,7 @@ def topology(lab: Lab, topic: str, partition: int = 0):
         ax.annotate("", xy=(x, 2.1), xytext=(5, 3.5),
                     arrowprops=dict(arrowstyle="<->", color="grey", lw=1))
         if role == "follower":
-            leader_x = 1.7 + [b.id for b in S.BROKERS].index(p.leader) * 3.3
+            leader_x = 1.7 + [b.id for b in BROKERS].index(p.leader) * 3.3
             y = 0.75 if abs(x - leader_x) < 4 else 0.35
             ax.annotate("", xy=(leader_x, y), xytext=(x, y),
                         arrowprops=dict(arrowstyle="->", color="#333", lw=1.2))
@@ -88,7 +88,7 @@ def failover_timeline(run: Failover):
     ax1.set_ylim(0, max(isr) + 0.7)
     ax2.step(ts, leader, where="post", color="#d9534f")
     ax2.set_ylabel("leader (broker id, -1 = none)")
-    ax2.set_yticks([-1, *[b.id for b in S.BROKERS]])
+    ax2.set_yticks([-1, *[b.id for b in BROKERS]])
     ax2.set_xlabel("time since the kill (s)")
     groups: list[list[tuple[str, float]]] = []  # events within 0.15 s share one label
     for name, t in run.table():

@@ -8,10 +8,10 @@ import matplotlib.pyplot as plt
 from .plots import shown
 
 if TYPE_CHECKING:
+    from ..experiments.elections import Preferred
+    from ..experiments.recovery import CatchUp
+    from ..experiments.replication import Handover, HeldBack, IsrExit
     from ..lab.metadata import PartitionState
-    from ..workloads.elections import Preferred
-    from ..workloads.recovery import CatchUp
-    from ..workloads.replication import Handover, HeldBack, IsrExit
 
 OUTCOME = {"delivered": "#5b8def", "error": "#d9534f"}
 ROLE = {"leader": "#d9534f", "ISR": "#5b8def", "ELR": "#f0ad4e", "out": "#e8e8e8"}

@@ -21,12 +21,12 @@ from pathlib import Path
 
 import yaml
 
-from ..lab import topology as S
+from ..lab import topology
 from . import measured
 
-EXECUTED = S.ROOT / "_build" / "executed"
-STAGE = S.ROOT / "_build" / "stage"
-HTML = S.ROOT / "_build" / "html"
+EXECUTED = topology.ROOT / "_build" / "executed"
+STAGE = topology.ROOT / "_build" / "stage"
+HTML = topology.ROOT / "_build" / "html"
 KEY = "kafkalab_source_key"  # notebook metadata: which sources an executed copy came from
 PAGES = ("intro.md", "glossary.md")
 SOLUTIONS = "KAFKALAB_SOLUTIONS"  # set when the book is built or tested: solution cells run
@@ -35,9 +35,9 @@ WIDGET = "application/vnd.jupyter.widget-view+json"
 
 def notebooks() -> list[Path]:
     """The book's notebooks in table-of-contents order (chapters, then exercises)."""
-    toc = yaml.safe_load((S.ROOT / "_toc.yml").read_text())
+    toc = yaml.safe_load((topology.ROOT / "_toc.yml").read_text())
     files = [c["file"] for part in toc["parts"] for c in part["chapters"]]
-    return [S.ROOT / f"{f}.ipynb" for f in files if (S.ROOT / f"{f}.ipynb").exists()]
+    return [topology.ROOT / f"{f}.ipynb" for f in files if (topology.ROOT / f"{f}.ipynb").exists()]
 
 
 def source_key(path: Path) -> str:
@@ -46,7 +46,7 @@ def source_key(path: Path) -> str:
     h = hashlib.sha256()
     for cell in nb["cells"]:
         h.update(cell["cell_type"].encode() + "".join(cell["source"]).encode() + b"\0")
-    for module in sorted((S.ROOT / "kafkalab").rglob("*.py")):
+    for module in sorted((topology.ROOT / "kafkalab").rglob("*.py")):
         if module.parent.name != "book" or module.name not in ("site.py", "__main__.py"):
             h.update(module.read_bytes())  # the site's tooling does not change what a notebook measures
     return h.hexdigest()[:16]
@@ -54,7 +54,7 @@ def source_key(path: Path) -> str:
 
 def executed_path(path: Path) -> Path:
     """Where the executed copy of a book notebook lives."""
-    return EXECUTED / path.relative_to(S.ROOT)
+    return EXECUTED / path.relative_to(topology.ROOT)
 
 
 def up_to_date(path: Path) -> bool:
@@ -208,22 +208,22 @@ def stage(versions: dict[str, str]) -> list[dict]:
     rows = []
     for nb in notebooks():
         copy = executed_path(nb)
-        target = STAGE / nb.relative_to(S.ROOT)
+        target = STAGE / nb.relative_to(topology.ROOT)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(copy, target)
-        doc = str(nb.relative_to(S.ROOT).with_suffix(""))
+        doc = str(nb.relative_to(topology.ROOT).with_suffix(""))
         if doc.startswith("chapters/"):
             rows += verdicts(copy, doc)
     for page in PAGES:
-        shutil.copy(S.ROOT / page, STAGE / page)
+        shutil.copy(topology.ROOT / page, STAGE / page)
     (STAGE / "ledger.md").write_text(ledger(rows, versions))
-    (STAGE / "measured.md").write_text(measured.page(S.ROOT / "_build", versions))
-    toc = yaml.safe_load((S.ROOT / "_toc.yml").read_text())
+    (STAGE / "measured.md").write_text(measured.page(topology.ROOT / "_build", versions))
+    toc = yaml.safe_load((topology.ROOT / "_toc.yml").read_text())
     for part in toc["parts"]:
         if part.get("caption") == "Reference":
             part["chapters"][:0] = [{"file": "ledger"}, {"file": "measured"}]
     (STAGE / "_toc.yml").write_text(yaml.safe_dump(toc, sort_keys=False))
-    config = yaml.safe_load((S.ROOT / "_config.yml").read_text())
+    config = yaml.safe_load((topology.ROOT / "_config.yml").read_text())
     config["execute"]["execute_notebooks"] = "off"
     config["sphinx"]["extra_extensions"].append("kafkalab.book.site")  # setup() below
     built = datetime.date.today().isoformat()
@@ -242,7 +242,7 @@ def repository_url() -> str:
     """The public repository for the site's buttons: $BOOK_REPOSITORY_URL, else git's origin."""
     url = os.environ.get("BOOK_REPOSITORY_URL", "")
     if not url:
-        found = subprocess.run(["git", "-C", str(S.ROOT), "remote", "get-url", "origin"],
+        found = subprocess.run(["git", "-C", str(topology.ROOT), "remote", "get-url", "origin"],
                                capture_output=True, text=True)
         url = found.stdout.strip() if found.returncode == 0 else ""
     if url.startswith("git@github.com:"):
@@ -257,17 +257,17 @@ def build(run: bool = True) -> Path:
     os.environ[SOLUTIONS] = "1"  # the exercises' solution cells run, and are checked
     stale = [nb for nb in notebooks() if not up_to_date(nb)]
     if stale and not run:
-        names = ", ".join(str(nb.relative_to(S.ROOT)) for nb in stale)
+        names = ", ".join(str(nb.relative_to(topology.ROOT)) for nb in stale)
         raise SystemExit(f"no up-to-date executed copy of {names}: run the notebooks first "
                          "(`make test` saves them) or build with `make book`")
     for nb in stale:
-        print(f"executing {nb.relative_to(S.ROOT)}", flush=True)
+        print(f"executing {nb.relative_to(topology.ROOT)}", flush=True)
         execute(nb)
     rows = stage(versions())
     failed = [r["claim"] for r in rows if r["status"] not in ("held", "skipped")]
     if failed:
         raise SystemExit(f"verdicts that did not hold: {failed}")
-    out = S.ROOT / "_build" / "site"
+    out = topology.ROOT / "_build" / "site"
     cmd = [str(Path(sys.executable).parent / "jupyter-book"), "build", str(STAGE),
            "--path-output", str(out), "--warningiserror", "--nitpick", "--quiet"]
     subprocess.run(cmd, check=True)

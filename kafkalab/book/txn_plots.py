@@ -10,8 +10,8 @@ from matplotlib.ticker import MaxNLocator
 from .plots import shown
 
 if TYPE_CHECKING:
-    from ..workloads.eos import CrashRun
-    from ..workloads.transactions import Marked, OpenRun, Retried
+    from ..experiments.eos import CrashRun
+    from ..experiments.transactions import Marked, OpenRun, Retried
 
 KIND_COLOURS = {"committed": "#5cb85c", "aborted": "#d9534f", "COMMIT": "#1f5f1f",
                 "ABORT": "#7a1f1f"}

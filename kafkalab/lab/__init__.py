@@ -1,4 +1,5 @@
-"""The lab: topology and broker settings, the launchers that run it, the cluster facade, faults."""
+"""The lab: topology and broker settings, the launchers that run it, the cluster facade, faults,
+and the client configuration (kafka_clients) every process uses."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any

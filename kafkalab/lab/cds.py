@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ..errors import LabError, LabTimeout
 from ..waiting import wait_for
-from . import topology as S
+from . import topology
 
 ROLES = ("controller", "broker")
 STARTED = "Kafka Server started"  # the line each node's server.log prints once it serves
@@ -33,7 +33,7 @@ def aot(major: int) -> bool:
 def archive(role: str, major: int) -> Path:
     """Where the archive of this role for the pinned Kafka and this Java major version lives."""
     suffix = "aot" if aot(major) else "jsa"
-    return S.CACHE_DIR / "cds" / f"{role}-kafka{S.kafka_version()}-java{major}.{suffix}"
+    return topology.CACHE_DIR / "cds" / f"{role}-kafka{topology.kafka_version()}-java{major}.{suffix}"
 
 
 def dump_flag(part: Path, major: int) -> str:
@@ -54,21 +54,21 @@ def missing(major: int) -> list[str]:
 def build(timeout: float = 120) -> list[Path]:
     """Write the missing archives (a controller and a broker started and stopped cleanly)."""
     from .jvm import JvmLauncher, _children, port_in_use
-    launcher = JvmLauncher(run_dir=S.CACHE_DIR / "cds" / "build")
+    launcher = JvmLauncher(run_dir=topology.CACHE_DIR / "cds" / "build")
     major = launcher.major
     if not missing(major):
         return []
-    nodes = (S.CONTROLLER, S.BROKERS[0])
+    nodes = (topology.CONTROLLER, topology.BROKERS[0])
     if any(port_in_use(n.port) for n in nodes):
         raise LabError("the class-data archives are written with the lab's ports free: "
                        "run `python -m kafkalab down` first")
-    (S.CACHE_DIR / "cds").mkdir(parents=True, exist_ok=True)
-    with open(S.CACHE_DIR / "cds" / ".lock", "w") as lock:
+    (topology.CACHE_DIR / "cds").mkdir(parents=True, exist_ok=True)
+    with open(topology.CACHE_DIR / "cds" / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # another lane may be writing them now
         if not missing(major):
             return []
         shutil.rmtree(launcher.run_dir, ignore_errors=True)
-        for old in (S.CACHE_DIR / "cds").glob("*.part*"):  # left by an interrupted build
+        for old in (topology.CACHE_DIR / "cds").glob("*.part*"):  # left by an interrupted build
             old.unlink()
         parts = {r: archive(r, major).with_suffix(f".part{os.getpid()}") for r in ROLES}
         launcher.cds_dump = parts
@@ -102,7 +102,7 @@ def build(timeout: float = 120) -> list[Path]:
         return written
 
 
-def _stop(launcher, controller: S.Node, broker: S.Node, broker_log: Path) -> None:
+def _stop(launcher, controller: topology.Node, broker: topology.Node, broker_log: Path) -> None:
     """Stop the broker, then the controller as soon as the broker has shut down (its controlled
     shutdown needs the controller), while the broker's JVM still writes its archive."""
     if launcher.pid(broker) is not None:

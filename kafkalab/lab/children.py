@@ -13,9 +13,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from . import topology as S
+from . import topology
 
-CHILDREN = S.RUN_DIR / "children"
+CHILDREN = topology.RUN_DIR / "children"
 
 
 def spawn(module: str, spec: dict[str, Any], stem: Path, name: str) -> subprocess.Popen:

@@ -9,22 +9,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from confluent_kafka import KafkaError, KafkaException, Producer
+from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from .. import skips
 from ..errors import LabError, LabTimeout
 from ..waiting import wait_for
-from . import cds, children, lazyfs, network, powercut
-from . import topology as S
+from . import cds, children, kafka_clients, lazyfs, network, powercut, topology
 from .faults import Faults
 from .launcher import Launcher, launcher_for
 
 T = TypeVar("T")
-QUIET = {"log_level": 0}  # the harness's own clients stay silent; chapters' clients do not
-# The harness's admin client gives up on a request after 1.5 s, so a paused broker (which
-# holds its connection open but never answers) costs one timeout, then another broker is asked.
-ADMIN = {"socket.timeout.ms": 1500, **QUIET}
 READY_TOPIC = "_kafkalab_ready"
 BOOK_PREFIX = "kafkalab-"  # how the book names what it makes on a cluster it does not run
 
@@ -33,7 +28,7 @@ def _listening(port: int) -> bool:
     """True when something accepts TCP connections on 127.0.0.1:port."""
     with socket.socket() as s:
         s.settimeout(0.5)
-        return s.connect_ex((S.HOST, port)) == 0
+        return s.connect_ex((topology.HOST, port)) == 0
 
 
 def _refused(address: str) -> bool:
@@ -56,17 +51,17 @@ class Lab(Faults):
         self.bootstrap = bootstrap
         self.launcher = launcher
         self._isolated = {}
-        self.admin = AdminClient({**ADMIN, "bootstrap.servers": bootstrap})
+        self.admin = kafka_clients.admin(bootstrap)
 
     def renew_admin(self) -> None:
         """Replace the harness's admin client (an old one's metadata cache can stay stale)."""
-        self.admin = AdminClient({**ADMIN, "bootstrap.servers": self.bootstrap})
+        self.admin = kafka_clients.admin(self.bootstrap)
 
     def ask(self, request: Callable[[AdminClient], T], timeout: float, what: str,
             again: Callable[[KafkaError], bool] = lambda e: True) -> T:
         """request(admin) until it answers, with a new admin client after each error `again`
-        accepts (seen twice: one client answering "No leaders found" for 15-30 s about a
-        topic whose leader was up); other errors are raised at once."""
+        accepts (a client's metadata cache can keep answering "No leaders found" about a topic
+        whose leader is up); other errors are raised at once."""
         def attempt() -> tuple[T]:
             try:
                 return (request(self.admin),)
@@ -91,7 +86,7 @@ class Lab(Faults):
     def brokers(self) -> list[int]:
         """The broker ids of the lab (for an external cluster: those in its metadata)."""
         if self.launcher:
-            return [b.id for b in S.BROKERS]
+            return [b.id for b in topology.BROKERS]
         return sorted(self.admin.list_topics(timeout=10).brokers)
 
     # --- metadata -------------------------------------------------------------------------
@@ -284,6 +279,7 @@ class Lab(Faults):
     def log_dir(self, broker: int, topic: str, partition: int = 0) -> Path:
         """The partition's directory on the broker's disk (segments, indexes)."""
         n = self._node(broker, "reading log files")
+        self.require_own("reading log files", "reads_files")
         return self.launcher.data_dir(n) / f"{topic}-{partition}"
 
     def wait_ready(self, timeout: float = 90) -> None:
@@ -305,7 +301,7 @@ class Lab(Faults):
 def node_status(launcher: Launcher) -> list[dict[str, Any]]:
     """Status rows of a launcher's nodes, without needing a reachable cluster."""
     return [{"id": n.id, "role": n.role, "port": n.port, "pid": launcher.pid(n),
-             "state": launcher.state(n), "rss_mb": launcher.rss_mb(n)} for n in S.NODES]
+             "state": launcher.state(n), "rss_mb": launcher.rss_mb(n)} for n in topology.NODES]
 
 
 def connect(start: bool = True, timeout: float = 90) -> Lab:
@@ -316,31 +312,31 @@ def connect(start: bool = True, timeout: float = 90) -> Lab:
         if all(_refused(a) for a in external.split(",")):
             raise LabError(f"no broker at KAFKA_BOOTSTRAP_SERVERS={external} (connection refused "
                            f"or unknown host); check it, or unset it and start the book's lab "
-                           f"with `{S.UP_COMMAND}`")
+                           f"with `{topology.UP_COMMAND}`")
         lab = Lab(external)
         try:
             lab.admin.list_topics(timeout=8)
         except KafkaException as e:
             raise LabError(f"cannot reach the cluster at KAFKA_BOOTSTRAP_SERVERS={external} "
                            f"within 8 s ({e.args[0].str()}); check it, or unset it and start "
-                           f"the book's lab with `{S.UP_COMMAND}`") from None
+                           f"the book's lab with `{topology.UP_COMMAND}`") from None
         return lab
     launcher = launcher_for()
-    if launcher.kind == "jvm":
+    if launcher.local_processes:
         network.clear()  # a broker cut off by a notebook that died mid-experiment rejoins
-    states = {n: launcher.state(n) for n in S.NODES}
+    states = {n: launcher.state(n) for n in topology.NODES}
     if all(s == "up" for s in states.values()):
-        lab = Lab(S.BOOTSTRAP, launcher)
+        lab = Lab(topology.BOOTSTRAP, launcher)
         wait_for(lambda: lab.live_brokers() == set(lab.brokers), 10,
-                 f"all brokers to be registered (is the lab healthy? try `{S.UP_COMMAND}`)")
+                 f"all brokers to be registered (is the lab healthy? try `{topology.UP_COMMAND}`)")
         return lab
     if not start:
-        if not any(_listening(n.port) for n in S.NODES):
-            raise LabError(f"no Kafka lab is running on {S.BOOTSTRAP}: start it with "
-                           f"`{S.UP_COMMAND}` (or `make up`)")
+        if not any(_listening(n.port) for n in topology.NODES):
+            raise LabError(f"no Kafka lab is running on {topology.BOOTSTRAP}: start it with "
+                           f"`{topology.UP_COMMAND}` (or `make up`)")
         raise LabError("the lab is only partly running ("
                        + ", ".join(f"{n.name} {s}" for n, s in states.items())
-                       + f"): run `{S.UP_COMMAND}` to bring every node back")
+                       + f"): run `{topology.UP_COMMAND}` to bring every node back")
     return up(launcher, timeout)
 
 
@@ -348,20 +344,20 @@ def up(launcher: Launcher | None = None, timeout: float = 90) -> Lab:
     """Start every node that is down, resume paused ones, and wait until the lab is ready."""
     launcher = launcher or launcher_for()
     launcher.check_tools()
-    if hasattr(launcher, "data_dir"):
+    if launcher.can_cut_power:
         powercut.restore(launcher)  # a crashed run's LazyFS leaves data beside its mount point
-    if launcher.kind == "jvm" and all(launcher.state(n) == "down" for n in S.NODES):
+    if launcher.kind == "jvm" and all(launcher.state(n) == "down" for n in topology.NODES):
         if cds.missing(launcher.major):  # once: `make jars` normally wrote them
             cds.build()
     if not launcher.formatted():
         launcher.format()
-    for n in S.NODES:  # the controller first, so the brokers find it
+    for n in topology.NODES:  # the controller first, so the brokers find it
         state = launcher.state(n)
         if state == "paused":
             launcher.resume(n)
         elif state == "down":
             launcher.start(n)
-    lab = Lab(S.BOOTSTRAP, launcher)
+    lab = Lab(topology.BOOTSTRAP, launcher)
     lab.wait_ready(timeout)
     return lab
 
@@ -371,7 +367,7 @@ def down(launcher: Launcher | None = None, wipe: bool = False) -> None:
     launcher = launcher or launcher_for()
     children.reap()  # group members and processors never outlive the lab
     launcher.down()
-    if hasattr(launcher, "data_dir"):  # then the brokers' data, if on LazyFS, goes back
+    if launcher.can_cut_power:  # then the brokers' data, if on LazyFS, goes back
         powercut.restore(launcher)
     lazyfs.clear()
     if wipe:
@@ -390,8 +386,7 @@ def _ready_check(lab: Lab) -> bool:
             if "already exists" not in str(e):
                 return False
     results: list = []
-    p = Producer({"bootstrap.servers": lab.bootstrap, "acks": "all",
-                  "message.timeout.ms": 3000, **QUIET})
+    p = kafka_clients.producer(lab.bootstrap, {"acks": "all", "message.timeout.ms": 3000})
     p.produce(READY_TOPIC, b"ready", on_delivery=lambda err, msg: results.append(err))
     p.flush(5)
     return bool(results) and results[0] is None

@@ -8,8 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from ..errors import LabError, NotAvailable
-from . import network
-from . import topology as S
+from . import network, topology
 from .launcher import LocalProcess
 
 
@@ -19,19 +18,25 @@ class Faults:
     launcher = None  # set by Lab
     _isolated: dict[int, tuple[int, str, list[int]]]  # broker -> (pid, former cgroup, ports)
 
-    def require_own(self, doing: str = "fault injection") -> None:
-        """Raise NotAvailable unless the book runs this cluster (the one rule for external ones)."""
+    def require_own(self, doing: str = "fault injection", needs: str = "") -> None:
+        """Raise NotAvailable unless the book runs this cluster and, when `needs` names a
+        launcher capability (can_cut_power, can_pause, reads_files, local_processes), its
+        launcher has it: the one rule for what a lab can be asked to do."""
         if self.launcher is None:
             raise NotAvailable(f"{doing} needs the book's own lab, and KAFKA_BOOTSTRAP_SERVERS "
                                "points at another cluster")
+        if needs and not getattr(self.launcher, needs):
+            raise NotAvailable(f"{doing} is not available with the {self.launcher.kind} "
+                               f"launcher ({needs} is False): run the lab with the JVM "
+                               "launcher (KAFKALAB_LAUNCHER=jvm)")
 
-    def _node(self, broker: int, doing: str = "fault injection") -> S.Node:
+    def _node(self, broker: int, doing: str = "fault injection") -> topology.Node:
         """The broker's Node; raise a clear error for an external cluster or an unknown id."""
         self.require_own(doing)
-        valid = [b.id for b in S.BROKERS]
+        valid = [b.id for b in topology.BROKERS]
         if isinstance(broker, bool) or broker not in valid:
             raise LabError(f"no broker {broker!r} in the lab; the brokers are {valid}")
-        return S.node(broker)
+        return topology.node(broker)
 
     def kill(self, broker: int) -> float:
         """SIGKILL the broker (a crash: no clean shutdown); return the time.monotonic() of the kill."""
@@ -75,7 +80,8 @@ class Faults:
         """
         request = struct.pack(">hhih", 18, 0, 1, len(b"kafkalab")) + b"kafkalab"  # ApiVersions v0
         try:
-            with socket.create_connection((S.HOST, S.node(broker).port), timeout=timeout) as sock:
+            address = (topology.HOST, topology.node(broker).port)
+            with socket.create_connection(address, timeout=timeout) as sock:
                 sock.settimeout(timeout)
                 sock.sendall(struct.pack(">i", len(request)) + request)
                 head = sock.recv(10)  # size, correlation id, error code
@@ -85,7 +91,8 @@ class Faults:
 
     def pause(self, broker: int) -> None:
         """Freeze the broker (SIGSTOP / docker pause): it keeps its sockets but answers nothing."""
-        n = self._node(broker)
+        n = self._node(broker, "pausing a broker")
+        self.require_own("pausing a broker", "can_pause")
         self.launcher.pause(n)
 
     def resume(self, broker: int) -> None:
@@ -101,9 +108,9 @@ class Faults:
         replica.lag.time.max.ms. JVM launcher only (cgroup v2 and iptables, as root).
         """
         proc = self.process(broker, "cutting a broker off from the others")
-        ports = [b.port for b in S.BROKERS if b.id != broker]
+        ports = [b.port for b in topology.BROKERS if b.id != broker]
         t = time.monotonic()
-        home = network.cut(S.node(broker).name, proc.pid, ports)
+        home = network.cut(topology.node(broker).name, proc.pid, ports)
         self._isolated[broker] = (proc.pid, home, ports)
         return t
 
@@ -111,7 +118,7 @@ class Faults:
         """Undo isolate(): the broker may connect to the other brokers again."""
         pid, home, ports = self._isolated.pop(broker, (None, "/", []))
         if ports:
-            network.restore(S.node(broker).name, pid, home, ports)
+            network.restore(topology.node(broker).name, pid, home, ports)
 
     @contextmanager
     def isolated(self, broker: int) -> Iterator[float]:
@@ -125,6 +132,7 @@ class Faults:
     def process(self, broker: int, doing: str = "reading a broker's process") -> LocalProcess:
         """The broker as a local process (pid, logs, heap); NotAvailable where the launcher has none."""
         n = self._node(broker, doing)  # NotAvailable on an external cluster, before anything else
+        self.require_own(doing, "local_processes")
         return self.launcher.process(n)
 
     def state(self, broker: int) -> str:
@@ -185,7 +193,7 @@ class Faults:
             self.reconnect(b)
         if self.launcher is not None:
             network.clear()
-        down = [b.id for b in S.BROKERS
+        down = [b.id for b in topology.BROKERS
                 if self.launcher is not None and self.launcher.state(b) != "up"]
         self.start_all(down)
         return touched + down

@@ -16,8 +16,7 @@ from pathlib import Path
 
 from ..errors import LabError, LabTimeout
 from ..waiting import wait_for
-from . import cds, network
-from . import topology as S
+from . import cds, network, topology
 from .launcher import LocalProcess, heap_mib
 
 _children: dict[int, subprocess.Popen] = {}  # JVMs this Python process started, reaped on poll
@@ -30,8 +29,8 @@ JVM_DIRS = Path("/usr/lib/jvm")  # where Debian and Ubuntu install JDKs side by 
 def java_path() -> str:
     """The `java` to run: $JAVA_HOME/bin/java when set, else the newest of PATH's and /usr/lib/jvm's.
 
-    Newest, because a broker's start is CPU-bound: on 2 cores Java 25 with its ahead-of-time
-    cache starts one in ~2.8 s against ~4.2 s on Java 17 with a class-data archive.
+    Newest, because a broker's start is CPU-bound and a newer JVM starts it faster (Java 25's
+    ahead-of-time cache holds more of it ready-made than Java 17's class-data archive).
     """
     return _pick_java(os.environ.get("JAVA_HOME"), os.environ.get("PATH", ""), JVM_DIRS)
 
@@ -70,7 +69,7 @@ def java_tool(name: str) -> str:
 @functools.lru_cache(maxsize=16)
 def java_version(java: str) -> str:
     """The version of a `java` executable (e.g. 17.0.15 or 25.0.1): from its JDK's `release`
-    file, read in microseconds, else from `java -version`, which starts a JVM (~0.5 s here)."""
+    file, read without starting anything, else from `java -version`, which starts a JVM."""
     release = Path(os.path.realpath(java)).parent.parent / "release"
     if release.is_file():
         found = re.search(r'^JAVA_VERSION="([^"]+)"', release.read_text(errors="replace"), re.M)
@@ -104,7 +103,7 @@ def port_in_use(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            s.bind((S.HOST, port))
+            s.bind((topology.HOST, port))
         except OSError:
             return True
     return False
@@ -114,23 +113,27 @@ class JvmLauncher:
     """Starts, stops, kills and pauses the lab's JVMs; state lives in pid files under .lab/."""
 
     kind = "jvm"
+    can_cut_power = True
+    can_pause = True
+    reads_files = True
+    local_processes = True
 
-    def __init__(self, run_dir: Path = S.RUN_DIR) -> None:
+    def __init__(self, run_dir: Path = topology.RUN_DIR) -> None:
         """A launcher whose data, logs and pid files live in run_dir."""
         self.run_dir = run_dir
         self._java: str | None = None
         self.cds_dump: dict[str, Path] | None = None  # role -> archive to write at exit (cds.py)
 
     # --- where things are -------------------------------------------------------------
-    def node_dir(self, n: S.Node) -> Path:
+    def node_dir(self, n: topology.Node) -> Path:
         """The node's folder: server.properties, pid, data/ and logs/."""
         return self.run_dir / n.name
 
-    def data_dir(self, n: S.Node) -> Path:
+    def data_dir(self, n: topology.Node) -> Path:
         """The node's log.dirs (partition folders live here)."""
         return self.node_dir(n) / "data"
 
-    def process(self, n: S.Node) -> LocalProcess:
+    def process(self, n: topology.Node) -> LocalProcess:
         """The node's JVM: pid, logs folder and heap; LabError when it is not running."""
         pid = self.pid(n)
         if pid is None:
@@ -144,10 +147,10 @@ class JvmLauncher:
         java = java_path()
         major = java_major(java)
         if major < 17:
-            raise LabError(f"{java} is Java {major}; Kafka {S.kafka_version()} needs Java 17+: "
+            raise LabError(f"{java} is Java {major}; Kafka {topology.kafka_version()} needs Java 17+: "
                            "install openjdk-17-jdk-headless or set JAVA_HOME")
-        if not any(S.LIBS_DIR.glob("kafka_2.13-*.jar")):
-            raise LabError(f"the Kafka jars are missing from {S.LIBS_DIR}: run `make jars` "
+        if not any(topology.LIBS_DIR.glob("kafka_2.13-*.jar")):
+            raise LabError(f"the Kafka jars are missing from {topology.LIBS_DIR}: run `make jars` "
                            "(it needs Maven: apt-get install maven)")
         self._java = java
         self._major = major
@@ -165,7 +168,7 @@ class JvmLauncher:
         return self._major
 
     # --- process state ----------------------------------------------------------------------
-    def pid(self, n: S.Node) -> int | None:
+    def pid(self, n: topology.Node) -> int | None:
         """The pid of the node's live JVM, or None when it is not running."""
         try:
             pid = int((self.node_dir(n) / "pid").read_text())
@@ -186,7 +189,7 @@ class JvmLauncher:
             return None  # a stale pid file: that pid now belongs to something else
         return None if stat.rsplit(")", 1)[1].split()[0] in "ZX" else pid
 
-    def _running_jvm(self, n: S.Node) -> int | None:
+    def _running_jvm(self, n: topology.Node) -> int | None:
         """The pid of a live JVM started with this node's server.properties, found in /proc."""
         props = str(self.node_dir(n) / "server.properties")
         for entry in Path("/proc").iterdir():
@@ -200,7 +203,7 @@ class JvmLauncher:
                 return int(entry.name)
         return None
 
-    def state(self, n: S.Node) -> str:
+    def state(self, n: topology.Node) -> str:
         """'up', 'paused' (SIGSTOP) or 'down'."""
         pid = self.pid(n)
         if pid is None:
@@ -208,7 +211,7 @@ class JvmLauncher:
         stat = Path(f"/proc/{pid}/stat").read_text()
         return "paused" if stat.rsplit(")", 1)[1].split()[0] in "Tt" else "up"
 
-    def rss_mb(self, n: S.Node) -> float | None:
+    def rss_mb(self, n: topology.Node) -> float | None:
         """Resident memory of the node's JVM in MiB, or None when down."""
         pid = self.pid(n)
         if pid is None:
@@ -221,16 +224,16 @@ class JvmLauncher:
     # --- formatting -------------------------------------------------------------------------
     def formatted(self) -> bool:
         """True when every node's storage has been formatted."""
-        return all((self.data_dir(n) / "meta.properties").exists() for n in S.NODES)
+        return all((self.data_dir(n) / "meta.properties").exists() for n in topology.NODES)
 
-    def format(self, nodes: tuple[S.Node, ...] = S.NODES) -> str:
+    def format(self, nodes: tuple[topology.Node, ...] = topology.NODES) -> str:
         """Write each node's server.properties and format its storage with a new cluster id."""
         cluster_id = new_cluster_id()
         for n in nodes:
             self.write_properties(n)
-        def run(n: S.Node) -> subprocess.CompletedProcess:
+        def run(n: topology.Node) -> subprocess.CompletedProcess:
             cmd = [self.java, "-Xmx128m", "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC",
-                   *self._logging(n), "-cp", f"{S.LIBS_DIR}/*", "kafka.tools.StorageTool",
+                   *self._logging(n), "-cp", f"{topology.LIBS_DIR}/*", "kafka.tools.StorageTool",
                    "format", "-t", cluster_id, "-c", str(self.node_dir(n) / "server.properties")]
             return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
         with ThreadPoolExecutor(len(nodes)) as pool:
@@ -240,38 +243,38 @@ class JvmLauncher:
         (self.run_dir / "cluster.id").write_text(cluster_id + "\n")
         return cluster_id
 
-    def write_properties(self, n: S.Node) -> Path:
+    def write_properties(self, n: topology.Node) -> Path:
         """(Re)write the node's server.properties from kafkalab/lab/topology.py."""
         d = self.node_dir(n)
         (d / "logs").mkdir(parents=True, exist_ok=True)
-        props = S.node_properties(n, self.data_dir(n))
+        props = topology.node_properties(n, self.data_dir(n))
         path = d / "server.properties"
         path.write_text("# written by kafkalab from kafkalab/lab/topology.py; edits are overwritten\n"
                         + "".join(f"{k}={v}\n" for k, v in props.items()))
         return path
 
-    def _cds(self, n: S.Node) -> list[str]:
+    def _cds(self, n: topology.Node) -> list[str]:
         """Class-data-sharing flags: load the role's archive (cds.py) when there is one."""
         if self.cds_dump is not None:
             return [cds.dump_flag(self.cds_dump[n.role], self.major)]
         archive = cds.archive(n.role, self.major)
         return [cds.use_flag(archive, self.major)] if archive.exists() else []
 
-    def _logging(self, n: S.Node) -> list[str]:
+    def _logging(self, n: topology.Node) -> list[str]:
         """JVM flags that send the node's log4j2 output and GC log to its logs/ folder."""
         logs = self.node_dir(n) / "logs"
-        return [f"-Dlog4j2.configurationFile={S.KAFKA_DIR / 'log4j2.xml'}",
+        return [f"-Dlog4j2.configurationFile={topology.KAFKA_DIR / 'log4j2.xml'}",
                 f"-Dkafka.logs.dir={logs}",
                 # One line per garbage collection: heap before and after (the zero-copy chapter).
                 f"-Xlog:gc:file={logs / 'gc.log'}::filecount=2,filesize=10m"]
 
     # --- faults and lifecycle -----------------------------------------------------------------
-    def start(self, n: S.Node) -> None:
+    def start(self, n: topology.Node) -> None:
         """Start the node's JVM, detached from this process (or adopt the one already running)."""
         with _starting:
             self._start(n)
 
-    def _start(self, n: S.Node) -> None:
+    def _start(self, n: topology.Node) -> None:
         """start() under the lock: nothing when the node runs (pid() adopts a lost JVM)."""
         if self.pid(n) is not None:
             return
@@ -280,9 +283,9 @@ class JvmLauncher:
                            f"stop it (see `ss -ltnp | grep {n.port}`) and try again")
         props = self.write_properties(n)
         heap = f"{heap_mib(n)}m"
-        cmd = [self.java, f"-Xms{heap}", f"-Xmx{heap}", *S.JVM_OPTS, *self._cds(n),
+        cmd = [self.java, f"-Xms{heap}", f"-Xmx{heap}", *topology.JVM_OPTS, *self._cds(n),
                *self._logging(n),
-               "-cp", f"{S.LIBS_DIR}/*", "kafka.Kafka", str(props)]
+               "-cp", f"{topology.LIBS_DIR}/*", "kafka.Kafka", str(props)]
         with open(self.node_dir(n) / "logs" / "stdout.log", "ab") as out:
             proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out,
                                     stderr=subprocess.STDOUT, start_new_session=True,
@@ -290,7 +293,7 @@ class JvmLauncher:
         _children[proc.pid] = proc
         (self.node_dir(n) / "pid").write_text(f"{proc.pid}\n")
 
-    def signal(self, n: S.Node, sig: signal.Signals) -> int:
+    def signal(self, n: topology.Node, sig: signal.Signals) -> int:
         """Send sig to the node's JVM; raise when it is not running."""
         pid = self.pid(n)
         if pid is None:
@@ -299,18 +302,18 @@ class JvmLauncher:
         os.kill(pid, sig)
         return pid
 
-    def wait_exit(self, n: S.Node, timeout: float) -> None:
+    def wait_exit(self, n: topology.Node, timeout: float) -> None:
         """Wait until the node's JVM has exited; raise LabTimeout naming the node."""
         # A killed JVM's threads close its sockets after the main thread is already a zombie.
         wait_for(lambda: self.pid(n) is None and not port_in_use(n.port), timeout,
                  f"{n.name} to exit and free port {n.port}", interval=0.05)
 
-    def kill(self, n: S.Node) -> None:
+    def kill(self, n: topology.Node) -> None:
         """SIGKILL the node: no clean shutdown, like a crashed process."""
         self.signal(n, signal.SIGKILL)
         self.wait_exit(n, 10)
 
-    def stop(self, n: S.Node, timeout: float = 30) -> None:
+    def stop(self, n: topology.Node, timeout: float = 30) -> None:
         """Clean shutdown (SIGTERM), SIGKILL after timeout seconds."""
         if self.state(n) == "paused":
             self.signal(n, signal.SIGCONT)
@@ -320,17 +323,17 @@ class JvmLauncher:
         except LabTimeout:
             self.kill(n)
 
-    def pause(self, n: S.Node) -> None:
+    def pause(self, n: topology.Node) -> None:
         """SIGSTOP the node: it holds its sockets but answers nothing."""
         self.signal(n, signal.SIGSTOP)
         self._wait_state(n, "paused")
 
-    def resume(self, n: S.Node) -> None:
+    def resume(self, n: topology.Node) -> None:
         """SIGCONT a paused node."""
         self.signal(n, signal.SIGCONT)
         self._wait_state(n, "up")
 
-    def _wait_state(self, n: S.Node, state: str, timeout: float = 10) -> None:
+    def _wait_state(self, n: topology.Node, state: str, timeout: float = 10) -> None:
         """Wait until the kernel reports the node's process in `state` (signals are async)."""
         wait_for(lambda: self.state(n) == state, timeout, f"{n.name} to become {state}",
                  interval=0.01)
@@ -339,11 +342,11 @@ class JvmLauncher:
         """Stop every node: the brokers together (they need the controller to shut down cleanly),
         then the controller; a node that does not stop in 30 s is killed."""
         network.clear()  # a broker left cut off by a crashed run can still shut down cleanly
-        for n in S.NODES:
+        for n in topology.NODES:
             if self.state(n) == "paused":
                 self.resume(n)
-        brokers = [n for n in S.BROKERS if self.pid(n)]
-        controller_up = self.pid(S.CONTROLLER) is not None
+        brokers = [n for n in topology.BROKERS if self.pid(n)]
+        controller_up = self.pid(topology.CONTROLLER) is not None
         for n in brokers:
             self.signal(n, signal.SIGTERM if controller_up else signal.SIGKILL)
         for n in brokers:
@@ -352,10 +355,10 @@ class JvmLauncher:
             except LabTimeout:
                 self.kill(n)
         if controller_up:
-            self.stop(S.CONTROLLER)
+            self.stop(topology.CONTROLLER)
 
     def wipe(self) -> None:
         """Delete the run directory (data, logs, cluster id); every node must be down."""
-        if any(self.pid(n) for n in S.NODES):
+        if any(self.pid(n) for n in topology.NODES):
             raise LabError("stop the lab before wiping it: python -m kafkalab down")
         shutil.rmtree(self.run_dir, ignore_errors=True)

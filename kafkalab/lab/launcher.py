@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Protocol
 
 from ..errors import LabError
-from . import topology as T
+from . import topology
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,10 @@ class Launcher(Protocol):
 
     kind: str
     run_dir: Path
+    can_cut_power: bool  # its brokers' data directories can be put on LazyFS here (power cuts)
+    can_pause: bool  # it can freeze a node, which keeps its sockets open and answers nothing
+    reads_files: bool  # the nodes' data directories are folders on this machine
+    local_processes: bool  # each node is a process on this machine (OS probes, network cuts)
 
     def check_tools(self) -> str:
         """Raise LabError naming what to install when the launcher cannot run."""
@@ -32,35 +36,35 @@ class Launcher(Protocol):
         """True when every node's storage is ready to start."""
     def format(self) -> str:
         """Prepare every node's storage; return the cluster id."""
-    def state(self, n: T.Node) -> str:
+    def state(self, n: topology.Node) -> str:
         """'up', 'paused' or 'down'."""
-    def start(self, n: T.Node) -> None:
+    def start(self, n: topology.Node) -> None:
         """Start (or create) the node."""
-    def stop(self, n: T.Node, timeout: float = 30) -> None:
+    def stop(self, n: topology.Node, timeout: float = 30) -> None:
         """Clean shutdown, SIGKILL after timeout seconds."""
-    def kill(self, n: T.Node) -> None:
+    def kill(self, n: topology.Node) -> None:
         """SIGKILL: a crash, no clean shutdown."""
-    def pause(self, n: T.Node) -> None:
+    def pause(self, n: topology.Node) -> None:
         """Freeze the node: it keeps its sockets and answers nothing."""
-    def resume(self, n: T.Node) -> None:
+    def resume(self, n: topology.Node) -> None:
         """Unfreeze a paused node."""
     def down(self) -> None:
         """Stop every node, brokers first."""
     def wipe(self) -> None:
         """Delete every node's data."""
-    def data_dir(self, n: T.Node) -> Path:
+    def data_dir(self, n: topology.Node) -> Path:
         """The node's log.dirs on this machine."""
-    def pid(self, n: T.Node) -> int | None:
+    def pid(self, n: topology.Node) -> int | None:
         """The pid (on this machine) of the node's main process, None when it is not running."""
-    def process(self, n: T.Node) -> LocalProcess:
+    def process(self, n: topology.Node) -> LocalProcess:
         """The node as a local process, or NotAvailable when the launcher cannot offer it."""
-    def rss_mb(self, n: T.Node) -> float | None:
+    def rss_mb(self, n: topology.Node) -> float | None:
         """Resident memory of the node in MiB, None when unknown."""
 
 
-def heap_mib(n: T.Node) -> int:
+def heap_mib(n: topology.Node) -> int:
     """The node's heap in MiB, as the topology sets it for both launchers."""
-    return int((T.CONTROLLER_HEAP if n.role == "controller" else T.BROKER_HEAP).rstrip("m"))
+    return int((topology.CONTROLLER_HEAP if n.role == "controller" else topology.BROKER_HEAP).rstrip("m"))
 
 
 def launcher_for(kind: str | None = None) -> Launcher:
@@ -72,7 +76,7 @@ def launcher_for(kind: str | None = None) -> Launcher:
         else "docker")
     if kind not in ("jvm", "docker"):
         raise LabError(f"KAFKALAB_LAUNCHER={kind!r}: use 'jvm' or 'docker'")
-    if kind == "docker" and T.LANE:
-        raise LabError(f"KAFKALAB_LANE={T.LANE}: a second lab needs the JVM launcher "
+    if kind == "docker" and topology.LANE:
+        raise LabError(f"KAFKALAB_LANE={topology.LANE}: a second lab needs the JVM launcher "
                        "(docker-compose.yml publishes the lane-0 ports only)")
     return JvmLauncher() if kind == "jvm" else DockerLauncher()

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import LabError
-from . import topology as S
+from . import topology
 
 CONTROL = "/.lazyfs"
 
@@ -268,7 +268,7 @@ def operations(backing: str):
 
 
 # --- mounting, from the lab's side ------------------------------------------------------------
-FSNAME = f"{S.NAME}-lazyfs"  # per lane: clear() unmounts this lab's mounts only
+FSNAME = f"{topology.NAME}-lazyfs"  # per lane: clear() unmounts this lab's mounts only
 
 
 def mount(backing: Path, mountpoint: Path, timeout: float = 20) -> subprocess.Popen:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..logfile import read_batches
-from . import topology as S
+from . import topology
 
 if TYPE_CHECKING:
     from .cluster import Lab
@@ -36,7 +36,7 @@ class PartitionState:
 def records(lab: Lab) -> list[tuple[int, dict]]:
     """Every topic and partition record of the controller's metadata log: (create time ms, payload)."""
     lab.require_own("reading the controller's metadata log")
-    folder = lab.launcher.data_dir(S.CONTROLLER) / "__cluster_metadata-0"
+    folder = lab.launcher.data_dir(topology.CONTROLLER) / "__cluster_metadata-0"
     found: list[tuple[int, dict]] = []
     for path in sorted(folder.glob("*.log")):
         found += _segment(path)

@@ -12,10 +12,10 @@ import subprocess
 from pathlib import Path
 
 from ..errors import LabError, NotAvailable
-from . import topology as S
+from . import topology
 
-TAG = S.NAME  # the comment on every rule the lab adds, so clear() finds them all (this lane's)
-PREFIX = f"{S.NAME}-"  # the lab's cgroups: <cgroup2 root>/kafkalab-<name>
+TAG = topology.NAME  # the comment on every rule the lab adds, so clear() finds them all (this lane's)
+PREFIX = f"{topology.NAME}-"  # the lab's cgroups: <cgroup2 root>/kafkalab-<name>
 INSTALL = "make tools (it installs iptables)"
 
 

@@ -17,9 +17,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..errors import LabError, NotAvailable
-from . import lazyfs
-from . import topology as S
+from ..errors import LabError
+from . import lazyfs, topology
 
 if TYPE_CHECKING:
     from .cluster import Lab
@@ -30,12 +29,8 @@ _mounts: dict[int, subprocess.Popen] = {}  # broker -> its LazyFS process (this 
 
 def _paths(lab: Lab, broker: int) -> tuple[Path, Path]:
     """(data directory, backing folder) of a broker."""
-    lab.require_own("power cuts")
-    data = getattr(lab.launcher, "data_dir", None)
-    if data is None or lab.launcher.__class__.__name__ != "JvmLauncher":
-        raise NotAvailable("power cuts need the JVM launcher: LazyFS mounts a broker's data "
-                           "directory on this machine")
-    d = data(S.node(broker))
+    lab.require_own("power cuts (LazyFS mounts a broker's data directory here)", "can_cut_power")
+    d = lab.launcher.data_dir(topology.node(broker))
     return d, d.parent / BACKING
 
 
@@ -110,7 +105,7 @@ def power_cut(lab: Lab, *brokers: int, remount: bool = True) -> dict[int, dict[s
     if missing:
         raise LabError(f"broker(s) {missing} are not on LazyFS: put them there first "
                        f"(with lab.lazyfs({', '.join(map(str, missing))}): ...)")
-    log = lab.launcher.node_dir(S.CONTROLLER) / "logs" / "server.log"
+    log = lab.launcher.node_dir(topology.CONTROLLER) / "logs" / "server.log"
     offset = log.stat().st_size
     for b in brokers:
         lab.kill(b)
@@ -143,11 +138,11 @@ def _fenced_since(log: Path, offset: int, brokers: tuple[int, ...]) -> bool:
     return all(re.search(rf"brokerId={b}, brokerEpoch=\d+, fenced=1", text) for b in brokers)
 
 
-def restore(launcher, run_dir: Path = S.RUN_DIR) -> int:
+def restore(launcher, run_dir: Path = topology.RUN_DIR) -> int:
     """Put back the data directory of every stopped broker left on LazyFS (`down` once the
     brokers have stopped; `up` before it looks at the data)."""
     restored = 0
-    for n in S.BROKERS:
+    for n in topology.BROKERS:
         data, backing = run_dir / n.name / "data", run_dir / n.name / BACKING
         if launcher.pid(n) is not None:
             continue

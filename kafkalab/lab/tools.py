@@ -6,7 +6,7 @@ import subprocess
 from dataclasses import dataclass
 
 from ..errors import LabError
-from . import topology as S
+from . import topology
 
 # Script name (as shipped in Kafka's bin/) -> main class in the pinned jars.
 TOOLS = {
@@ -43,14 +43,14 @@ class ToolRun:
         return self.stdout
 
 
-def command(name: str, args: list[str], bootstrap: str = S.BOOTSTRAP) -> list[str]:
+def command(name: str, args: list[str], bootstrap: str = topology.BOOTSTRAP) -> list[str]:
     """The java command line for a tool, with the lab's bootstrap added unless given."""
     from .jvm import java_major, java_path
     if name.removesuffix(".sh") not in TOOLS:
         raise LabError(f"unknown tool {name!r}; the lab has {', '.join(sorted(TOOLS))}")
     name = name.removesuffix(".sh")
     java = java_path()
-    archive = S.RUN_DIR / "cds" / f"{name}-kafka{S.kafka_version()}-java{java_major(java)}.jsa"
+    archive = topology.RUN_DIR / "cds" / f"{name}-kafka{topology.kafka_version()}-java{java_major(java)}.jsa"
     archive.parent.mkdir(parents=True, exist_ok=True)
     cds = (f"-XX:SharedArchiveFile={archive}" if archive.exists()
            else f"-XX:ArchiveClassesAtExit={archive}")
@@ -58,12 +58,12 @@ def command(name: str, args: list[str], bootstrap: str = S.BOOTSTRAP) -> list[st
                 for a in args)
     extra = [] if given or name in NO_BOOTSTRAP else ["--bootstrap-server", bootstrap]
     ordered = [*extra, *args] if name in BOOTSTRAP_FIRST else [*args, *extra]
-    return [java, *JVM, cds, f"-Dlog4j2.configurationFile={S.KAFKA_DIR / 'log4j2.xml'}",
-            f"-Dkafka.logs.dir={S.RUN_DIR / 'tools'}", "-cp", f"{S.LIBS_DIR}/*", TOOLS[name],
+    return [java, *JVM, cds, f"-Dlog4j2.configurationFile={topology.KAFKA_DIR / 'log4j2.xml'}",
+            f"-Dkafka.logs.dir={topology.RUN_DIR / 'tools'}", "-cp", f"{topology.LIBS_DIR}/*", TOOLS[name],
             *ordered]
 
 
-def run(name: str, *args: str, bootstrap: str = S.BOOTSTRAP, check: bool = True,
+def run(name: str, *args: str, bootstrap: str = topology.BOOTSTRAP, check: bool = True,
         timeout: float = 120) -> ToolRun:
     """Run a Kafka tool (e.g. run("kafka-topics", "--describe", "--topic", t)) and return its output."""
     cmd = command(name, list(args), bootstrap)

@@ -1,1 +1,2 @@
-"""Workloads: the clients the harness makes, and the experiments chapters run with them."""
+"""What several chapters' experiments share: the client factory and its defaults, load feeds,
+consumer-group members, processors, running side by side, a partition's files and replicas."""

@@ -9,7 +9,7 @@ import time
 from typing import TYPE_CHECKING
 
 from ..errors import LabError
-from ..lab import topology as S
+from ..lab import topology
 
 if TYPE_CHECKING:
     from ..lab.cluster import Lab
@@ -22,9 +22,9 @@ def perf_test(lab: Lab, topic: str, records: int, size: int, props: dict) -> tup
     """Records/s of org.apache.kafka.tools.ProducerPerformance (kafka-tools jar) with props:
     over the whole run, and in steady state (after its --warmup-records)."""
     from ..lab.jvm import java_path
-    cmd = [java_path(), "-Xmx512m", "-cp", f"{S.LIBS_DIR}/*",
-           f"-Dlog4j2.configurationFile={S.KAFKA_DIR / 'log4j2.xml'}",
-           f"-Dkafka.logs.dir={S.RUN_DIR / 'bench'}",
+    cmd = [java_path(), "-Xmx512m", "-cp", f"{topology.LIBS_DIR}/*",
+           f"-Dlog4j2.configurationFile={topology.KAFKA_DIR / 'log4j2.xml'}",
+           f"-Dkafka.logs.dir={topology.RUN_DIR / 'bench'}",
            "org.apache.kafka.tools.ProducerPerformance", "--topic", topic,
            "--num-records", str(records), "--record-size", str(size), "--throughput", "-1",
            "--warmup-records", str(int(records * WARMUP)),
@@ -54,8 +54,8 @@ def harness(lab: Lab, topic: str, records: int, size: int, props: dict) -> tuple
 
 def disk_write_mb_s(size_mb: int = 256) -> float:
     """Sequential write bandwidth of the run directory's disk (dd with conv=fdatasync), MB/s."""
-    S.RUN_DIR.mkdir(parents=True, exist_ok=True)
-    target = S.RUN_DIR / "dd-bench.tmp"
+    topology.RUN_DIR.mkdir(parents=True, exist_ok=True)
+    target = topology.RUN_DIR / "dd-bench.tmp"
     t = time.monotonic()
     try:
         subprocess.run(["dd", "if=/dev/zero", f"of={target}", "bs=1M", f"count={size_mb}",

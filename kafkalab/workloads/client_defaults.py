@@ -9,7 +9,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from ..lab import topology as S
+from ..lab import topology
 
 # Settings the acks, retries and batching chapters compare: Java name -> librdkafka's
 # canonical name (the one rd_kafka_conf_dump reports).
@@ -81,10 +81,10 @@ def java_defaults(client: str = "producer") -> dict[str, str]:
     cls = {"producer": "org.apache.kafka.clients.producer.ProducerConfig",
            "consumer": "org.apache.kafka.clients.consumer.ConsumerConfig"}[client]
     # One JVM per client and Kafka version: the table is kept in the cache every lane shares.
-    cache = S.CACHE_DIR / f"java-{client}-defaults-{S.kafka_version()}.json"
+    cache = topology.CACHE_DIR / f"java-{client}-defaults-{topology.kafka_version()}.json"
     if cache.exists():
         return json.loads(cache.read_text())
-    res = subprocess.run([java_path(), "-cp", f"{S.LIBS_DIR}/*", cls],
+    res = subprocess.run([java_path(), "-cp", f"{topology.LIBS_DIR}/*", cls],
                          capture_output=True, text=True, timeout=120, check=True)
     pattern = rf'id="{client}configs_([^"]+)".*?<th>Default:</th>\s*<td>(.*?)</td>'
     found = {m.group(1): html.unescape(re.sub(r"<[^>]+>", "", m.group(2))).strip()

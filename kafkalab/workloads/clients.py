@@ -1,7 +1,6 @@
 """Making clients and driving them: paced producer runs, writes, and reading a partition back."""
 from __future__ import annotations
 
-import json
 import statistics
 import time
 from collections import Counter
@@ -10,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..errors import LabError
+from ..lab import kafka_clients
 from ..waiting import wait_for
 
 if TYPE_CHECKING:
@@ -17,25 +17,19 @@ if TYPE_CHECKING:
 
     from ..lab.cluster import Lab
 
-QUIET = {"log_level": 0}  # the harness's own clients stay silent; chapters' clients do not
 
 
-def producer(lab: Lab, config: dict, stats: list[dict] | None = None, quiet: bool = True):
+def producer(lab: Lab, config: dict, stats: list[dict] | None = None, quiet: bool = True) -> Producer:
     """A Producer on the lab with `config`; with `stats`, librdkafka's statistics every 200 ms."""
-    from confluent_kafka import Producer
-    base: dict[str, Any] = {"bootstrap.servers": lab.bootstrap, **(QUIET if quiet else {})}
-    if stats is not None:
-        base |= {"statistics.interval.ms": 200, "stats_cb": lambda s: stats.append(json.loads(s))}
-    return Producer({**base, **config})
+    return kafka_clients.producer(lab.bootstrap, config, quiet, stats)
 
 
 def consumer(lab: Lab, config: dict | None = None):
     """A quiet Consumer on the lab that commits nothing unless config says so."""
-    from confluent_kafka import Consumer
-    return Consumer({"bootstrap.servers": lab.bootstrap, "group.id": "kafkalab-reader",
-                     "enable.auto.commit": False,
-                     # Re-learn a topic soon if a just-restarted broker answered "unknown".
-                     "topic.metadata.refresh.interval.ms": 2000, **QUIET, **(config or {})})
+    return kafka_clients.consumer(lab.bootstrap, {
+        "group.id": "kafkalab-reader", "enable.auto.commit": False,
+        # Re-learn a topic soon if a just-restarted broker answered "unknown".
+        "topic.metadata.refresh.interval.ms": 2000, **(config or {})})
 
 
 def assign_from_start(c, topic: str, partitions: Iterable[int] = (0,)) -> None:
@@ -50,6 +44,16 @@ def assign_from_start(c, topic: str, partitions: Iterable[int] = (0,)) -> None:
     except KafkaException:
         pass  # a broker in the middle of a fault: the consumer finds the leader later itself
     c.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
+
+
+def send(p, topic: str, value: bytes, on_delivery: Callable) -> None:
+    """p.produce(), serving delivery reports while the producer's local queue is full."""
+    while True:
+        try:
+            p.produce(topic, value, on_delivery=on_delivery)
+            return
+        except BufferError:
+            p.poll(0.05)
 
 
 def pace(client, due: float) -> None:
@@ -148,12 +152,7 @@ def produce(lab: Lab, topic: str, config: dict, records: int = 2000, size: int =
     for i in range(records):
         if rate is not None:
             pace(p, start + i / rate)
-        while True:
-            try:
-                p.produce(topic, value, on_delivery=report)
-                break
-            except BufferError:  # local queue full: serve delivery reports, then retry
-                p.poll(0.05)
+        send(p, topic, value, report)
         sends.append(time.monotonic() - start)
         if i % 500 == 0:
             p.poll(0)  # serve delivery reports now and then, not per record
@@ -249,13 +248,11 @@ def watermarks(lab: Lab, topic: str, partition: int = 0, timeout: float = 30) ->
     just after a restart can cache the topic as unknown for minutes.
     """
     from confluent_kafka import TopicPartition
-    from confluent_kafka.admin import AdminClient, OffsetSpec
-
-    from ..lab.cluster import ADMIN
+    from confluent_kafka.admin import OffsetSpec
     tp = TopicPartition(topic, partition)
 
     def ask() -> tuple[int, int]:
-        admin = AdminClient({**ADMIN, "bootstrap.servers": lab.bootstrap})
+        admin = kafka_clients.admin(lab.bootstrap)
         return tuple(admin.list_offsets({tp: spec}, request_timeout=5)[tp].result(6).offset
                      for spec in (OffsetSpec.earliest(), OffsetSpec.latest()))
     return wait_for(ask, timeout, f"the watermarks of {topic}-{partition}")
@@ -309,13 +306,7 @@ def fill(lab: Lab, topic: str, records: int, size: int = 1000, first: int = 0) -
     failed: list[str] = []
     pad = (bytes(range(256)) * (size // 256 + 1))[:size - 8]
     for i in range(records):
-        while True:
-            try:
-                p.produce(topic, b"%08d" % (first + i) + pad,
-                          on_delivery=lambda e, m: e and failed.append(e.str()))
-                break
-            except BufferError:
-                p.poll(0.05)
+        send(p, topic, b"%08d" % (first + i) + pad, lambda e, m: e and failed.append(e.str()))
     if p.flush(60) or failed:
         raise LabError(f"writing {records} records to {topic}: {failed[:1] or 'flush timed out'}")
     return records * size

@@ -1,5 +1,6 @@
 """A consumer group whose members are separate OS processes: add, kill, pause, close them, and
-read what each one saw (assignments, records, commits) while they run and after."""
+read what each one saw (assignments, records, commits) while they run and after; the settings
+that choose an assignor, and waiting for the group to settle."""
 from __future__ import annotations
 
 import json
@@ -7,13 +8,12 @@ import os
 import signal
 import subprocess
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import LabError
-from ..lab import children
-from ..lab import topology as S
+from ..lab import children, topology
 from ..waiting import wait_for
 
 if TYPE_CHECKING:
@@ -48,7 +48,7 @@ class Group:
         self.lab, self.topics, self.delay_ms, self.commit = lab, list(topics), delay_ms, commit
         self.group_id = group_id or lab.unique("group")
         self.config = {"group.id": self.group_id, "auto.offset.reset": "earliest", **config}
-        self.dir = S.RUN_DIR / "groups" / self.group_id
+        self.dir = topology.RUN_DIR / "groups" / self.group_id
         self.dir.mkdir(parents=True, exist_ok=True)
         self.t0 = time.time()
         self.procs: list[subprocess.Popen] = []
@@ -212,3 +212,60 @@ class Group:
         wait_for(done, timeout, f"the group {self.group_id} to assign all of its partitions",
                  interval=0.1)
         return self.now()
+
+
+# The classic protocol's client-side assignors, and KIP-848's broker-side ones.
+CLASSIC = {"range": "range", "roundrobin": "roundrobin", "cooperative-sticky": "cooperative-sticky"}
+
+
+TIMEOUTS = {"session.timeout.ms": 6000, "heartbeat.interval.ms": 500,
+            "max.poll.interval.ms": 6000}
+
+
+def config_for(assignor: str) -> dict:
+    """Consumer settings selecting `assignor`: a classic name, or 'consumer/uniform' etc."""
+    if assignor.startswith("consumer/"):  # KIP-848: the broker assigns; no client timeouts
+        return {"group.protocol": "consumer", "group.remote.assignor": assignor.split("/")[1]}
+    if assignor not in CLASSIC:
+        raise ValueError(f"assignor {assignor!r}: use one of {list(CLASSIC)} or "
+                         "'consumer/uniform', 'consumer/range'")
+    return {"partition.assignment.strategy": CLASSIC[assignor], **TIMEOUTS}
+
+
+def tps(topic: str, partitions: int) -> list[TP]:
+    """The topic's partitions as (topic, partition) pairs."""
+    return [(topic, p) for p in range(partitions)]
+
+
+def ownership_gaps(g: Group, start: float, end: float) -> dict[TP, float]:
+    """Per partition: seconds within [start, end] that no member held it."""
+    gaps = {}
+    for tp, spans in g.intervals().items():
+        covered, edge = 0.0, start
+        held = sorted((max(a, start), min(b, end)) for _, a, b in spans if b > start and a < end)
+        for a, b in held:
+            if b > edge:
+                covered += b - max(a, edge)
+                edge = b
+        gaps[tp] = (end - start) - covered
+    return gaps
+
+
+def settled(g: Group, partitions: list[TP], quiet_s: float = 1.0, timeout: float = 60,
+            balanced: bool = False) -> None:
+    """Wait until every partition is held by a live member, each live member holds one (when
+    there are enough; within one of the others when `balanced`), and no assignment change has
+    come for quiet_s."""
+    def done() -> bool:
+        owned = g.owners()
+        live = g.alive()
+        if not all(tp in owned for tp in partitions):
+            return False
+        if len(partitions) >= len(live) and set(owned.values()) != set(live):
+            return False
+        counts = Counter(owned.values())
+        if balanced and max(counts.values()) - min(counts[m] for m in live) > 1:
+            return False
+        changes = [e.t for e in g.events() if e.ev in ("assigned", "revoked", "lost")]
+        return not changes or g.now() - changes[-1] >= quiet_s
+    wait_for(done, timeout, f"the group {g.group_id} to settle", interval=0.1)

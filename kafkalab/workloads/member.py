@@ -18,7 +18,9 @@ from typing import Any
 
 def main(spec_path: str) -> None:
     """Consume until SIGTERM, writing every event to the spec's events file."""
-    from confluent_kafka import Consumer, KafkaError, KafkaException
+    from confluent_kafka import KafkaError, KafkaException
+
+    from ..lab import kafka_clients
 
     spec = json.loads(open(spec_path).read())
     out = open(spec["events"], "a", buffering=1)  # one line per event, flushed as written
@@ -40,8 +42,7 @@ def main(spec_path: str) -> None:
             "committed", tps=tps(p for p in ps if p.offset >= 0),
             **({"error": err.name()} if err is not None else {}))
     try:
-        consumer = Consumer({"bootstrap.servers": spec["bootstrap"], "log_level": 0,
-                             **spec["config"], **hooks})
+        consumer = kafka_clients.consumer(spec["bootstrap"], {**spec["config"], **hooks})
     except (KafkaException, TypeError, ValueError) as e:  # librdkafka refused the settings
         emit("refused", error=str(e)[:300])
         sys.exit(2)

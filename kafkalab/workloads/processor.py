@@ -1,6 +1,6 @@
 """A consume-transform-produce processor as its own OS process, recording what it does as JSON lines.
 
-Run by `Processors` (eos.py) as `python -m kafkalab.workloads.processor SPEC.json`. It reads every
+Run by `Processors` (processors.py) as `python -m kafkalab.workloads.processor SPEC.json`. It reads every
 partition of the input topic from the group's committed offsets and writes "out:<value>" to the
 same partition of the output topic, `batch` records at a time, appending each value to a local
 file as a side effect. Modes:
@@ -22,7 +22,9 @@ from typing import Any
 
 def main(spec_path: str) -> None:
     """Process until SIGTERM, writing every event to the spec's events file."""
-    from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
+    from confluent_kafka import KafkaException, TopicPartition
+
+    from ..lab import kafka_clients
 
     spec = json.loads(open(spec_path).read())
     out = open(spec["events"], "a", buffering=1)
@@ -33,11 +35,10 @@ def main(spec_path: str) -> None:
         out.write(json.dumps({"t": time.time(), "ev": ev, **fields}) + "\n")
 
     mode = spec["mode"]
-    pconf = {"bootstrap.servers": spec["bootstrap"], "log_level": 0, "linger.ms": 5,
-             **spec.get("producer", {})}
+    pconf = {"linger.ms": 5, **spec.get("producer", {})}
     if mode != "at-least-once":
         pconf["transactional.id"] = spec["transactional_id"]
-    producer = Producer(pconf)
+    producer = kafka_clients.producer(spec["bootstrap"], pconf)
     if mode != "at-least-once":
         producer.init_transactions(30)  # fences an older process with this id, aborts its open one
     emit("start", pid=os.getpid())
@@ -50,9 +51,9 @@ def main(spec_path: str) -> None:
         while not stop:  # silent: no commit, no abort, until killed
             time.sleep(0.1)
         return
-    consumer = Consumer({"bootstrap.servers": spec["bootstrap"], "log_level": 0,
-                         "group.id": spec["group"], "enable.auto.commit": False,
-                         "auto.offset.reset": "earliest", **spec.get("consumer", {})})
+    consumer = kafka_clients.consumer(spec["bootstrap"], {
+        "group.id": spec["group"], "enable.auto.commit": False, "auto.offset.reset": "earliest",
+        **spec.get("consumer", {})})
     parts = spec["partitions"]
     consumer.assign([TopicPartition(spec["input"], p) for p in range(parts)])
     side = open(spec["file"], "a", buffering=1)  # the effect outside Kafka

@@ -1,14 +1,20 @@
-"""A partition on disk: its segment files, their pages in the page cache, and how fetches read them."""
+"""A partition on disk: its segment files and log end, the settings brokers report, and a broker
+restarted (cleanly, killed, or with its unsynced pages lost) with what it recovered."""
 from __future__ import annotations
 
-import time
+import os
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..probes import heap, pagecache, process, syscalls
+from ..errors import LabError
+from ..logfile import read_segment
+from ..probes import pagecache
+from ..probes.process import text_since
 from ..waiting import wait_for
-from .clients import read_all
+from .clients import read_partition
 
 if TYPE_CHECKING:
     from ..lab.cluster import Lab
@@ -60,86 +66,97 @@ def topic_config(lab: Lab, topic: str, name: str) -> tuple[str, bool]:
     from confluent_kafka.admin import ConfigResource
     res = ConfigResource("topic", topic)
     # The broker asked may not have applied the topic's creation yet (UNKNOWN_TOPIC_OR_PART
-    # right after new_topic returned, seen in CI); wait_for asks again until its deadline.
+    # right after new_topic returned); wait_for asks again until its deadline.
     entries = wait_for(lambda: lab.admin.describe_configs([res], request_timeout=10)[res].result(11),
                        15, f"the settings of topic {topic}")
     entry = entries[name]
     return entry.value, entry.is_default
 
 
-def refused_segment_bytes(lab: Lab, value: int) -> str:
-    """The broker's answer to a topic asking for segment.bytes = value ('' if accepted)."""
-    from confluent_kafka import KafkaException
-    from confluent_kafka.admin import NewTopic
-    name = f"tiny-segments-{time.monotonic_ns()}"
-    fut = lab.admin.create_topics([NewTopic(name, 1, 1, config={"segment.bytes": str(value)})],
-                                  validate_only=True, request_timeout=10)[name]
+def log_end(lab: Lab, broker: int, topic: str, partition: int = 0) -> int:
+    """The offset after the last record in the broker's copy of the partition (read from disk)."""
+    last = -1
+    for seg in sorted(lab.log_dir(broker, topic, partition).glob("*.log")):
+        batches = read_segment(seg)
+        if batches:
+            last = max(last, batches[-1].last_offset)
+    return last + 1
+
+
+def log_dirs_size(described: str, broker: int, partition: str) -> int:
+    """A partition's size on a broker from `kafka-log-dirs --describe` output (its JSON line)."""
+    import json
+    line = next(ln for ln in described.splitlines() if ln.startswith("{"))
+    for b in json.loads(line)["brokers"]:
+        if b["broker"] == broker:
+            for d in b["logDirs"]:
+                for p in d["partitions"]:
+                    if p["partition"] == partition:
+                        return p["size"]
+    raise LabError(f"kafka-log-dirs did not report {partition} on broker {broker}")
+
+
+@dataclass
+class Restart:
+    """What a broker said about one partition while it started again."""
+
+    how: str  # "clean stop", "kill" or "kill + unsynced pages lost"
+    load_ms: int  # the broker's own timing of loading the partition's log
+    lines: list[str]  # its log lines about recovery and about this partition
+    cut: dict[str, tuple[int, int]] = field(default_factory=dict)  # topic -> (.log bytes, kept)
+
+
+def restart_lines(text: str, topic: str) -> tuple[int, list[str]]:
+    """Load time of `topic`-0 and the recovery lines in a stretch of a broker's server.log."""
+    lines = [ln for ln in text.splitlines()
+             if "recover" in ln.lower() and (topic in ln or "logs from" in ln)
+             or f"topic={topic}, partition=0" in ln]
+    load = [int(m[1]) for ln in lines for m in [re.search(r"Completed load of .* in (\d+)ms", ln)]
+            if m and f"topic={topic}," in ln]
+    return (load[-1] if load else -1), lines
+
+
+def _cut_unsynced(log: Path) -> tuple[int, int]:
+    """Truncate a .log at its first dirty page, as a disk losing unsynced pages would leave it
+    (recovery stops at the first torn batch anyway); return (size before, size kept)."""
+    size = log.stat().st_size
+    first = pagecache.first_dirty_byte(log)
+    kept = size if first is None else first
+    os.truncate(log, kept)
+    return size, kept
+
+
+def restart(lab: Lab, broker: int, topics: list[str], how: str, lose_unsynced: list[str] = (),
+            while_down: Callable[[], None] | None = None) -> Restart:
+    """Stop (clean) or kill the broker, optionally drop unsynced pages, start it again.
+
+    `lose_unsynced` emulates a power cut for those topics' active segments on the broker: each
+    .log is cut at its first page the kernel had not yet written to the disk (page flags, read
+    while the page cache still holds them). The call returns once the broker is back in the
+    ISR of every topic and has logged loading the first one.
+    """
+    logs = lab.process(broker, "reading the broker's log").logs / "server.log"
+    offset = logs.stat().st_size
+    lab.stop(broker) if how == "clean stop" else lab.kill(broker)
+    cut = {}
     try:
-        fut.result(11)
-        return ""
-    except KafkaException as e:
-        return e.args[0].str()
+        if while_down:
+            while_down()
+        for name in lose_unsynced:
+            cut[name] = _cut_unsynced(segments(lab, name, broker=broker)[-1].log)
+    finally:
+        lab.start(broker)
+    for topic in topics:
+        wait_for(lambda: lab.leader(topic) >= 0 and broker in lab.isr(topic), 60,
+                 f"broker {broker} to be back in the ISR of {topic} after its restart")
+
+    def loaded():
+        r = restart_lines(text_since(logs, offset), topics[0])
+        return r[0] >= 0 and r
+    load_ms, lines = wait_for(loaded, 30, f"broker {broker} to log the load of {topics[0]}")
+    return Restart(how + (" + unsynced pages lost" if lose_unsynced else ""), load_ms, lines, cut)
 
 
-@dataclass
-class CacheRun:
-    """A partition read twice after its pages were dropped: cold, then warm."""
-
-    residency: dict[str, list[float]] = field(default_factory=dict)  # stage -> per segment
-    disk_read: dict[str, int] = field(default_factory=dict)  # stage -> broker's read_bytes
-    seconds: dict[str, float] = field(default_factory=dict)
-    data_bytes: int = 0
-
-
-def cold_and_warm(lab: Lab, topic: str, records: int) -> CacheRun:
-    """Drop the partition's .log pages from the cache, read it cold, then read it warm."""
-    broker = lab.leader(topic)
-    pid = lab.process(broker, "watching the broker's disk reads").pid
-    segs = segments(lab, topic, broker=broker)
-    run = CacheRun(data_bytes=sum(s.log_bytes for s in segs))
-    run.residency["after writing"] = [s.resident for s in segs]
-    for s in segs:
-        pagecache.evict(s.log)
-    run.residency["after eviction"] = [s.resident for s in segs]
-    for stage in ("cold read", "warm read"):
-        before = process.proc_io(pid)["read_bytes"]
-        run.seconds[stage], _ = read_all(lab, topic, records)
-        run.disk_read[stage] = process.proc_io(pid)["read_bytes"] - before
-        run.residency[f"after {stage}"] = [s.resident for s in segs]
-    return run
-
-
-@dataclass
-class ZeroCopyRun:
-    """A partition served to consumers several times, with the broker's syscalls and heap watched."""
-
-    served_bytes: list[int]  # value bytes the consumers received, per round
-    seconds: list[float]  # how long each round's read took
-    syscalls: dict[str, int]  # broker system calls during the reads, by name
-    heap_mib: list[int]  # heap the broker allocated during each round (MiB)
-    heap_max_mib: int
-    calls: list[syscalls.Sendfile]  # one traced read: every sendfile call and its source file
-
-
-def zero_copy(lab: Lab, topic: str, records: int, rounds: int = 4) -> ZeroCopyRun:
-    """Read the partition `rounds` times counting syscalls, with a full GC between rounds (so the
-    heap each round allocated is exact to a MiB), then once more under strace. One read first,
-    untimed: the first reads after a broker restarts allocate more (its fetch path not yet
-    compiled), and the rounds should measure the broker as it usually runs."""
-    broker = lab.leader(topic)
-    proc = lab.process(broker, "watching the broker's system calls")
-    log = proc.logs / "gc.log"
-    read_all(lab, topic, records)
-    served, seconds, marks = [], [], [heap.full_gc(proc.pid, log)]
-    with syscalls.SyscallCounter(proc.pid) as counter:
-        for _ in range(rounds):
-            took, size = read_all(lab, topic, records)
-            seconds.append(took)
-            served.append(size)
-            marks.append(heap.full_gc(proc.pid, log))
-    events = heap.gc_events(log)
-    per_round = [heap.allocated_mib([e for e in events if a <= e[0] <= b])
-                 for a, b in zip(marks, marks[1:])]
-    with syscalls.SendfileTrace(proc.pid) as trace:
-        read_all(lab, topic, records)
-    return ZeroCopyRun(served, seconds, counter.counts, per_round, proc.heap_mib, trace.calls)
+def numbers(lab: Lab, topic: str) -> set[int]:
+    """The record numbers (written by clients.fill) present in partition 0 of the topic."""
+    return {int(v[:8]) for v in read_partition(lab, topic)}

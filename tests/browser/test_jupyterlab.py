@@ -37,8 +37,8 @@ def jupyterlab(tmp_path_factory):
     copy of the chapter (so that no autosave writes outputs into the repository); its URL."""
     port, token = _free_port(), uuid.uuid4().hex
     root = tmp_path_factory.mktemp("jupyterlab")
-    shutil.copy(book.S.ROOT / CHAPTER, root / Path(CHAPTER).name)
-    log = open(book.S.ROOT / "_build" / "jupyterlab.log", "w")
+    shutil.copy(book.topology.ROOT / CHAPTER, root / Path(CHAPTER).name)
+    log = open(book.topology.ROOT / "_build" / "jupyterlab.log", "w")
     proc = subprocess.Popen(
         [str(VENV_BIN / "jupyter"), "lab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
          f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
@@ -114,7 +114,7 @@ def test_a_chapter_runs_in_jupyterlab_and_its_panel_draws_again(jupyterlab):
                   120, f"run {run} of the panel")
             assert page.evaluate(figures) == before + 1, (run, page.evaluate(figures))
         assert "Would you like to get notified" not in page.inner_text("body")
-        SHOT = book.S.ROOT / "_build" / "screenshots" / "jupyterlab-panel.png"
+        SHOT = book.topology.ROOT / "_build" / "screenshots" / "jupyterlab-panel.png"
         SHOT.parent.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SHOT))
         browser.close()

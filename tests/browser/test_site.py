@@ -21,7 +21,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"]
-SHOTS = book.S.ROOT / "_build" / "screenshots"
+SHOTS = book.topology.ROOT / "_build" / "screenshots"
 PAGES = sorted(p.relative_to(book.HTML).as_posix() for p in book.HTML.rglob("*.html")
                if not p.relative_to(book.HTML).as_posix().startswith("_")) \
     if book.HTML.exists() else []
@@ -133,7 +133,7 @@ def figures_made(path: str) -> int:
 def test_every_chapter_is_a_page():
     """Each chapter notebook became a page of the site."""
     for nb in book.notebooks():
-        html = book.HTML / nb.relative_to(book.S.ROOT).with_suffix(".html")
+        html = book.HTML / nb.relative_to(book.topology.ROOT).with_suffix(".html")
         assert html.is_file(), f"{nb.name} has no page at {html}"
 
 
@@ -164,7 +164,7 @@ def test_the_measured_page_describes_the_run_the_site_came_from():
     """The measured page has the lab's start from this run and every chapter's seconds."""
     text = (book.HTML / "measured.html").read_text()
     assert "lab ready in" in text or "lab already running in" in text
-    for nb in sorted((book.S.ROOT / "chapters").glob("*.ipynb")):
+    for nb in sorted((book.topology.ROOT / "chapters").glob("*.ipynb")):
         assert f"chapters/{nb.name}" in text, f"{nb.name} has no time on the measured page"
 
 

@@ -12,17 +12,17 @@ if TYPE_CHECKING:
 @checker
 def check_replaced_within(lab: Lab, consumer_config: dict, seconds: float = 10) -> None:
     """Pass when, with consumer_config, a killed member's partitions flow again within `seconds`."""
-    from ...workloads import rebalance
-    from ...workloads.group import Group
-    from ...workloads.rebalance import settled
+    from ...experiments import rebalance
+    from ...workloads.feeds import Feed
+    from ...workloads.group import Group, settled, tps
     _settings("consumer_config", consumer_config)
     session = int(consumer_config.get("session.timeout.ms", 45000))
     if session > seconds * 1000:
         raise AssertionError(f"with session.timeout.ms={session} the group waits {session / 1000:g} s "
                              f"before it even notices a dead member; that is over {seconds:g} s")
     topic = lab.new_topic("ex-replaced", partitions=4)
-    parts = rebalance.tps(topic, 4)
-    with rebalance.Feed(lab, topic, 200), Group(lab, [topic], consumer_config) as g:
+    parts = tps(topic, 4)
+    with Feed(lab, topic, 200), Group(lab, [topic], consumer_config) as g:
         g.add()
         g.add()
         settled(g, parts)  # no rebalance still in flight when the member dies
@@ -37,12 +37,10 @@ def check_replaced_within(lab: Lab, consumer_config: dict, seconds: float = 10) 
 @checker
 def check_revoked_prediction(lab: Lab, revoked: int) -> None:
     """Pass when `revoked` is how many partitions member 0 gives up when a third member joins."""
-    from ...workloads import rebalance
-    from ...workloads.group import Group
-    from ...workloads.rebalance import settled
+    from ...workloads.group import Group, settled, tps
     _whole("revoked", revoked, low=0)
     topic = lab.new_topic("ex-revoked", partitions=6)
-    parts = rebalance.tps(topic, 6)
+    parts = tps(topic, 6)
     config = {"partition.assignment.strategy": "range", "session.timeout.ms": 6000,
               "heartbeat.interval.ms": 1000, "max.poll.interval.ms": 6000}
     with Group(lab, [topic], config) as g:
@@ -66,7 +64,7 @@ def judge_revoked(got: int, revoked: int) -> None:
 @checker
 def check_few_duplicates(lab: Lab, commit: str, consumer_config: dict, limit: int = 1) -> None:
     """Pass when killing a member mid-stream makes the group process at most `limit` records twice."""
-    from ...workloads import rebalance
+    from ...experiments import rebalance
     _settings("consumer_config", consumer_config)
     if commit not in ("auto", "after"):
         raise AssertionError(f"commit must be 'auto' or 'after', got {commit!r}")
@@ -104,7 +102,7 @@ def judge_few_duplicates(run, limit: int = 1) -> None:
 @checker
 def check_range_prediction(lab: Lab, busiest: int) -> None:
     """Pass when `busiest` is what the busier of two range members holds of topics of 3 and 5."""
-    from ...workloads import assignment
+    from ...experiments import assignment
     _whole("busiest", busiest, low=0)
     topics = {lab.new_topic("ex-range-a", partitions=3): 3,
               lab.new_topic("ex-range-b", partitions=5): 5}
@@ -123,9 +121,10 @@ def judge_range_prediction(got: int, busiest: int) -> None:
 @checker
 def check_minimal_assignor(lab: Lab, assignor: str) -> None:
     """Pass when `assignor` keeps members within one partition and moves only what it must."""
-    from ...workloads import assignment
+    from ...experiments import assignment
+    from ...workloads.group import config_for
     try:
-        assignment.config_for(assignor)
+        config_for(assignor)
     except ValueError as e:
         raise AssertionError(str(e)) from None
     topics = {lab.new_topic("ex-minimal-a", partitions=3): 3,
@@ -146,9 +145,8 @@ def check_broker_range(lab: Lab, consumer_config: dict) -> None:
     """Pass when consumer_config makes a group of the new protocol with the broker's range."""
     from confluent_kafka import ConsumerGroupType
 
-    from ...workloads import assignment
-    from ...workloads.group import Group
-    from ...workloads.rebalance import settled, tps
+    from ...experiments import assignment
+    from ...workloads.group import Group, settled, tps
     _settings("consumer_config", consumer_config)
     topics = {lab.new_topic("ex-broker-a", partitions=3): 3,
               lab.new_topic("ex-broker-b", partitions=5): 5}
@@ -171,7 +169,7 @@ def check_broker_range(lab: Lab, consumer_config: dict) -> None:
 @checker
 def check_quiet_rolling_restart(lab: Lab, config_for_member) -> None:
     """Pass when restarting a member configured by config_for_member(i) causes no rebalance."""
-    from ...workloads import cooperative
+    from ...experiments import cooperative
     if not callable(config_for_member):
         raise AssertionError("config_for_member must be a function of the member's index")
     configs = [config_for_member(i) for i in range(3)]
@@ -199,7 +197,7 @@ def judge_restart(run) -> None:
 def check_cooperative_predictions(lab: Lab, paused: int, given_up: int) -> None:
     """Pass when both numbers match a cooperative-sticky scale-out from 3 to 4 members: the
     partitions that paused, and what each old member's revoke callbacks gave up."""
-    from ...workloads import cooperative
+    from ...experiments import cooperative
     _whole("paused", paused, low=0)
     _whole("given_up", given_up, low=0)
     judge_cooperative(cooperative.scale_out(lab, "cooperative-sticky"), paused, given_up)
@@ -220,7 +218,7 @@ def judge_cooperative(run, paused: int, given_up: int) -> None:
 @checker
 def check_eager_first_assignment(lab: Lab, first: int) -> None:
     """Pass when `first` is the newcomer's first assignment in an eager 3 -> 4 scale-out."""
-    from ...workloads import cooperative
+    from ...experiments import cooperative
     _whole("first", first, low=0)
     judge_eager_first(cooperative.scale_out(lab, "range"), first)
 

@@ -13,7 +13,8 @@ if TYPE_CHECKING:
 @checker
 def check_batch_position(lab: Lab, topic: str, offset: int, segment: str, position: int) -> None:
     """Pass when `segment` (a .log file name) and `position` locate the batch holding `offset`."""
-    from ...workloads import logs, storage
+    from ...experiments import logs
+    from ...workloads import storage
     _whole("position", position, low=0)
     segs = [s for s in storage.segments(lab, topic) if s.base_offset <= offset]
     holding = segs[-1].log
@@ -89,8 +90,8 @@ def check_resume_prediction(lab: Lab, predicted: int) -> None:
     """Records 0-99 exist and 0-59 are deleted (DeleteRecords); a new consumer with
     auto.offset.reset=earliest asks for offset 0. Pass when `predicted` is the first offset
     it receives."""
+    from ...experiments.retention import consume_from
     from ...workloads import clients
-    from ...workloads.retention import consume_from
     _whole("predicted", predicted, low=0)
     from confluent_kafka import KafkaError, TopicPartition
 
@@ -113,7 +114,7 @@ def check_resume_prediction(lab: Lab, predicted: int) -> None:
 def check_compaction_config(lab: Lab, topic_config: dict) -> None:
     """Pass when a topic with topic_config, given 90 versions of 20 keys (a roll or two), is
     compacted to one record per key in its closed segments within 30 s."""
-    from ...workloads import retention
+    from ...experiments import retention
     _settings("topic_config", topic_config)
     if "compact" not in str(topic_config.get("cleanup.policy", "delete")):
         raise AssertionError("with cleanup.policy=delete (the default) no key is ever compacted")

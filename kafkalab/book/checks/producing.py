@@ -35,7 +35,7 @@ def check_follower_choice(lab: Lab, topic: str, victim: int) -> None:
 @checker
 def check_durability_settings(lab: Lab, replication_factor: int, min_insync_replicas: int) -> None:
     """Pass when acks=all writes survive one broker down but are refused with two down."""
-    from ...workloads.acks import writes_with_brokers_down
+    from ...experiments.acks import writes_with_brokers_down
     _whole("replication_factor", replication_factor)
     _whole("min_insync_replicas", min_insync_replicas)
     topic = lab.new_topic("ex-durable", replication_factor=replication_factor,
@@ -59,7 +59,7 @@ def judge_durability(outcome: dict) -> None:
 @checker
 def check_failover_prediction(lab: Lab, topic: str, predicted_s: float) -> None:
     """Kill the leader; pass when predicted_s is within 1 s of the time until a new leader."""
-    from ...workloads.failover import failover
+    from ...experiments.failover import failover
     if not isinstance(predicted_s, (int, float)) or isinstance(predicted_s, bool):
         raise AssertionError(f"predict a number of seconds, got {predicted_s!r}")
     judge_failover(failover(lab, topic, victim="leader", settle=0.5).events, predicted_s)
@@ -81,7 +81,7 @@ def judge_failover(events: dict[str, float], predicted_s: float) -> None:
 def check_no_loss(lab: Lab, producer_config: dict, min_insync_replicas: int) -> None:
     """Pass when the leader-failure trial loses nothing and no write is acknowledged by the
     leader alone (two followers down: refused)."""
-    from ...workloads.acks import leader_loss_trial, writes_with_brokers_down
+    from ...experiments.acks import leader_loss_trial, writes_with_brokers_down
     _settings("producer_config", producer_config)
     _whole("min_insync_replicas", min_insync_replicas)
     trial = leader_loss_trial(lab, producer_config, min_insync_replicas=min_insync_replicas)
@@ -115,7 +115,7 @@ def judge_refused_alone(alone) -> None:
 @checker
 def check_writes_with_two_down(lab: Lab, acks: str) -> None:
     """Pass when a write with `acks` is accepted while two of three replicas are down."""
-    from ...workloads.acks import writes_with_brokers_down
+    from ...experiments.acks import writes_with_brokers_down
     topic = lab.new_topic("ex-two-down", replication_factor=3, min_insync_replicas=2)
     judge_accepted_alone(writes_with_brokers_down(lab, topic, {"yours": {"acks": acks}})
                          .outcome["yours"][2], acks)
@@ -133,7 +133,7 @@ def judge_accepted_alone(outcome, acks: str) -> None:
 def check_readable_prediction(lab: Lab, readable: bool) -> None:
     """Write acks=1 with both followers down; pass when `readable` says whether a consumer
     could read it before they returned."""
-    from ...workloads.acks import writes_with_brokers_down
+    from ...experiments.acks import writes_with_brokers_down
     if not isinstance(readable, bool):
         raise AssertionError(f"answer True or False, got {readable!r}")
     topic = lab.new_topic("ex-readable", replication_factor=3, min_insync_replicas=2)
@@ -167,8 +167,8 @@ def _deadline_s(config: dict) -> float:
 def check_outage_settings(lab: Lab, producer_config: dict, outage_s: float = 5.0,
                           report_within_s: float = 20.0) -> None:
     """Pass when every record is delivered through the outage, read back, and the deadline fits."""
+    from ...experiments.delivery import outage
     from ...workloads.clients import read_partition
-    from ...workloads.delivery import outage
     _settings("producer_config", producer_config)
     deadline = _deadline_s(producer_config)
     if deadline > report_within_s:
@@ -204,7 +204,7 @@ STALL_FIXED = {"acks": "all", "request.timeout.ms": 500}  # what makes the leade
 @checker
 def check_no_duplicates(lab: Lab, producer_config: dict) -> None:
     """Pass when retries caused by a stalled follower leave exactly one copy of each record."""
-    from ...workloads.delivery import stalled
+    from ...experiments.delivery import stalled
     _settings("producer_config", producer_config)
     same = {"-1": "all"}  # librdkafka's spelling of acks=all
     changed = {k: v for k, v in producer_config.items()
@@ -233,7 +233,7 @@ def judge_no_duplicates(run) -> None:
 @checker
 def check_refused_prediction(lab: Lab, seconds: float, error: str) -> None:
     """Pass when a refused record with retries=3 fails with `error` `seconds` after its first try."""
-    from ...workloads.delivery import retries_while_refused
+    from ...experiments.delivery import retries_while_refused
     if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or not isinstance(error, str):
         raise AssertionError("answer a number of seconds and an error name (a string)")
     judge_refused(retries_while_refused(lab, {"retries=3": {"retries": 3}})["retries=3"],

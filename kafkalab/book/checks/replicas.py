@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING, Any
 from .common import _settings, checker
 
 if TYPE_CHECKING:
+    from ...experiments.elections import Unclean
     from ...lab.cluster import Lab
-    from ...workloads.elections import Unclean
 
 ROLES = ("leader", "first follower", "second follower")
 FAULT_TRIALS = 3  # runs of check_leader_after_faults before the lab is called too slow
@@ -23,8 +23,8 @@ def _roles(name: str, value: Any) -> set[str]:
 @checker
 def check_lag_window(lab: Lab, earliest: float, latest: float) -> None:
     """Pass when [earliest, latest] s, at most 6 s wide, holds when a cut-off follower leaves."""
+    from ...experiments import replication
     from ...lab import topology
-    from ...workloads import replication
     lag = topology.replica_lag_s()
     if not (isinstance(earliest, (int, float)) and isinstance(latest, (int, float))
             and 0 <= earliest <= latest):
@@ -64,7 +64,7 @@ def judge_lag_window(left: dict[int, float], earliest: float, latest: float, lag
 @checker
 def check_elr_prediction(lab: Lab, isr: list, elr: list) -> None:
     """Pass when isr and elr name (by role) the ISR and ELR once both followers have stopped."""
-    from ...workloads import elections
+    from ...workloads import replicas
     want_isr, want_elr = _roles("isr", isr), _roles("elr", elr)
     topic = lab.new_topic("ex-elr", min_insync_replicas=2)
     leader = lab.leader(topic)
@@ -74,7 +74,7 @@ def check_elr_prediction(lab: Lab, isr: list, elr: list) -> None:
         for b in (first, second):
             lab.stop(b)
             lab.wait_for(lambda b=b: b not in lab.isr(topic), 30, f"broker {b} out of the ISR")
-        state = elections.describe(lab, topic)
+        state = replicas.describe(lab, topic)
     finally:
         for b in (first, second):
             lab.start(b, wait=False)
@@ -97,7 +97,7 @@ def judge_elr(got_isr: set, got_elr: set, want_isr: set, want_elr: set) -> None:
 @checker
 def check_quiet_restart(lab: Lab, how: str, producer_config: dict) -> None:
     """Pass when taking the leader down `how` lets another lead within half a session, losing nothing."""
-    from ...workloads import replication
+    from ...experiments import replication
     _settings("producer_config", producer_config)
     if how not in ("killed", "stopped"):
         raise AssertionError(f"how must be 'killed' or 'stopped', got {how!r}")

@@ -70,7 +70,7 @@ def check_dirty_prediction(lab: Lab, predicted_share: float, megabytes: int = 4)
 def check_sync_every_request(lab: Lab, topic_config: dict) -> None:
     """Pass when the leader fsyncs the topic's .log once per append under topic_config, each
     produce request carrying one record, and the partition stays in one segment."""
-    from ...workloads.flush import flush_cost
+    from ...experiments.flush import flush_cost
     from ...workloads.storage import segments
     _settings("topic_config", topic_config)
     # One record per request: a flush.messages above 1 then leaves appends unsynced, where
@@ -99,7 +99,7 @@ def check_flush_by_rolling(lab: Lab, topic_config: dict, megabytes: int = 8,
                            every_mib: int = 2) -> None:
     """Pass when, without flush.* settings, Kafka flushes at least every `every_mib` MiB:
     every rolled segment at most that large, and each one's .log synced by the broker."""
-    from ...workloads.flush import syncs_while_filling
+    from ...experiments.flush import syncs_while_filling
     _settings("topic_config", topic_config)
     if any(k.startswith("flush.") for k in topic_config):
         raise AssertionError("leave flush.messages and flush.ms at their defaults here")
@@ -126,7 +126,7 @@ def check_kill_loss_prediction(lab: Lab, predicted_lost: int, records: int = 500
     """Kill the only replica right after `records` were acknowledged; pass when predicted_lost
     is how many are gone after its restart."""
     from ...workloads.clients import fill
-    from ...workloads.flush import numbers, restart
+    from ...workloads.storage import numbers, restart
     _whole("predicted_lost", predicted_lost, low=0)
     lab.require_own("killing a broker")
     broker = lab.brokers[0]

@@ -7,9 +7,9 @@ from ...errors import LabError
 from .common import _settings, _whole, checker
 
 if TYPE_CHECKING:
+    from ...experiments.eos import CrashRun
+    from ...experiments.transactions import Marked
     from ...lab.cluster import Lab
-    from ...workloads.eos import CrashRun
-    from ...workloads.transactions import Marked
 
 ISOLATION = ("read_committed", "read_uncommitted")
 
@@ -18,7 +18,7 @@ ISOLATION = ("read_committed", "read_uncommitted")
 def check_exactly_once(lab: Lab, mode: str, isolation: str, crashes: int = 2) -> None:
     """Kill the processor `crashes` times; pass when a reader with `isolation` finds every input
     exactly once in the output."""
-    from ...workloads import eos
+    from ...experiments import eos
     if mode not in eos.MODES:
         raise AssertionError(f"mode must be one of {eos.MODES}, got {mode!r}")
     if isolation not in ISOLATION:
@@ -60,11 +60,9 @@ def check_abort_marker(run: Marked, partition: int, offset: int) -> None:
 def check_release_within(lab: Lab, producer_config: dict, within_s: float = 8.0) -> None:
     """Freeze a producer built from producer_config mid-transaction; pass when read_committed
     readers move on within within_s."""
-    from confluent_kafka import Producer
-
-    from ...lab import topology
+    from ...experiments.transactions import open_transaction
+    from ...lab import kafka_clients, topology
     from ...workloads.client_defaults import librdkafka_default
-    from ...workloads.transactions import open_transaction
     _settings("producer_config", producer_config)
     if taken := sorted({"bootstrap.servers", "transactional.id"} & set(producer_config)):
         raise AssertionError(f"leave {' and '.join(taken)} to the checker: it runs the producer")
@@ -72,8 +70,7 @@ def check_release_within(lab: Lab, producer_config: dict, within_s: float = 8.0)
         raise AssertionError(f"settings are strings, numbers or booleans: {odd}")
     # The producer the frozen process will run, built here first: a setting librdkafka refuses
     # is the reader's mistake, raised as such by @checker, not a processor that failed to start.
-    Producer({"bootstrap.servers": lab.bootstrap, "transactional.id": "kafkalab-check",
-              "log_level": 0, **producer_config})
+    kafka_clients.producer(lab.bootstrap, {"transactional.id": "kafkalab-check", **producer_config})
     timeout_ms = int(producer_config.get("transaction.timeout.ms",
                                          librdkafka_default("transaction.timeout.ms")))
     interval_s = int(topology.BROKER_SETTINGS[

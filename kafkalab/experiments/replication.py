@@ -1,5 +1,6 @@
-"""Replicas under faults: two ways out of the ISR, a leader handover as a producer sees it, and
-acknowledged records held back by the high watermark."""
+"""Chapter 06's replicas under faults: two ways out of the ISR, a leader handover as a producer
+sees it, acknowledged records held back by the high watermark, and the replicas of a partition
+taken down one by one until the last one standing."""
 from __future__ import annotations
 
 import threading
@@ -8,10 +9,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .. import oracles
-from ..logfile import read_segment
+from ..lab import metadata
+from ..lab.metadata import PartitionState
 from ..waiting import sleep_until, wait_for
-from .clients import consumer, high_watermark, producer, read_partition
-from .delivery import Record, Steady
+from ..workloads.clients import consumer, high_watermark, producer, read_partition
+from ..workloads.feeds import Record, Steady
+from ..workloads.replicas import State, describe, fenced_out, known_high_watermark, leaderless_for, write
+from ..workloads.storage import log_end
 
 if TYPE_CHECKING:
     from ..lab.cluster import Lab
@@ -172,16 +176,6 @@ def handover(lab: Lab, how: str, config: dict, rate: float = 200.0, before_s: fl
     return run
 
 
-def log_end(lab: Lab, broker: int, topic: str, partition: int = 0) -> int:
-    """The offset after the last record in the broker's copy of the partition (read from disk)."""
-    last = -1
-    for seg in sorted(lab.log_dir(broker, topic, partition).glob("*.log")):
-        batches = read_segment(seg)
-        if batches:
-            last = max(last, batches[-1].last_offset)
-    return last + 1
-
-
 @dataclass
 class HeldBack:
     """acks=1 records written while both followers were cut off (still in the ISR), then after."""
@@ -236,4 +230,102 @@ def held_back(lab: Lab, records: int = 50, read_for_s: float = 1.5) -> HeldBack:
         run.read_after = len(got)
     finally:
         c.close()
+    return run
+
+
+@dataclass
+class Standing:
+    """The replicas of a partition taken down one by one, then one follower brought back."""
+
+    topic: str
+    how: str  # how the followers went down: "stopped" (clean shutdown) or "killed"
+    order: list[int]  # brokers in the order they went down
+    states: list[State] = field(default_factory=list)
+    history: list[PartitionState] = field(default_factory=list)  # the controller's records
+    returned_leads: bool = False  # the follower brought back alone was elected
+    acked: int = 0
+    lost: int = 0  # acknowledged records missing once every broker is back
+    below_min: BelowMin | None = None  # acks=1 writes while the ISR is the leader alone
+
+
+@dataclass
+class BelowMin:
+    """acks=1 records written while the ISR is below min.insync.replicas: the leader's log end
+    (from its disk) and the high watermark, before and after."""
+
+    acked: int
+    log_end_before: int
+    log_end_after: int
+    high_watermark_before: int | None
+    high_watermark_after: int | None
+    lost: int = 0  # of the acked, missing once every broker is back
+
+
+def _below_min(lab: Lab, topic: str, leader: int, records: int, acked: set[bytes]) -> BelowMin:
+    """Write `records` with acks=1 (no retries) and read the leader's log end and high watermark
+    around them; keep the acknowledged values in `acked`."""
+    end0, hw0 = log_end(lab, leader, topic), known_high_watermark(lab, topic)
+    p = producer(lab, {"acks": "1", "retries": 0, "message.timeout.ms": 6000})
+    for i in range(records):
+        p.produce(topic, b"acks1-%d" % i,
+                  on_delivery=lambda e, m: e is None and acked.add(m.value()))
+    p.flush(15)
+    return BelowMin(len(acked), end0, log_end(lab, leader, topic), hw0,
+                    known_high_watermark(lab, topic))
+
+
+def last_standing(lab: Lab, how: str = "stopped", records: int = 20,
+                  watch_s: float = 4.0) -> Standing:
+    """Take down both followers (`how`), then kill the leader, of a RF=3,
+    min.insync.replicas=2 partition, writing at each step; bring back the follower that went
+    last, alone; then the others, and read back every acknowledged record."""
+    if how not in ("stopped", "killed"):
+        raise ValueError(f"how = {how!r}: use 'stopped' or 'killed'")
+    lab.require_own("taking every replica of a partition down")
+    topic = lab.new_topic("standing", min_insync_replicas=2)
+    first, second = lab.followers(topic)
+    leader = lab.leader(topic)
+    run = Standing(topic, how, [first, second, leader])
+    acked: set[bytes] = set()
+    acked1: set[bytes] = set()  # acks=1, below the minimum: not counted in acked
+    down = lab.stop if how == "stopped" else lab.kill
+
+    def step(label: str, writes: bool = True) -> None:
+        s = describe(lab, topic, label)
+        if writes:
+            n = len(run.states)
+            write(lab, topic, s, [f"{n}-{i}".encode() for i in range(records)], acked)
+            s.high_watermark = known_high_watermark(lab, topic)
+        run.states.append(s)
+
+    try:
+        step("all three up")
+        down(first)
+        fenced_out(lab, topic, first)
+        step(f"broker {first} {how}")
+        down(second)
+        fenced_out(lab, topic, second)
+        step(f"broker {second} {how}")
+        run.below_min = _below_min(lab, topic, leader, records, acked1)
+        lab.kill(leader)
+        lab.wait_for(lambda: (h := metadata.history(lab, topic)) and h[-1].leader == -1, 30,
+                     f"the controller to record {topic} leaderless after broker {leader} died",
+                     interval=0.5)
+        lab.start(second)
+        run.returned_leads = leaderless_for(lab, topic, watch_s) < watch_s
+        step(f"broker {second} back alone", writes=run.returned_leads)
+    finally:
+        for b in run.order:
+            if lab.state(b) != "up":
+                lab.start(b, wait=False)
+        for b in run.order:
+            if lab.state(b) != "up":
+                lab.start(b)
+    lab.wait_in_sync(topic)
+    run.history = metadata.history(lab, topic)
+    kept = read_partition(lab, topic)
+    run.acked = len(acked)
+    run.lost = len(oracles.lost(acked, kept))
+    if run.below_min is not None:
+        run.below_min.lost = len(oracles.lost(acked1, kept))
     return run

@@ -13,12 +13,13 @@ from typing import TYPE_CHECKING
 
 from .. import logfile, oracles
 from ..errors import LabError
-from ..lab import topology
+from ..lab import kafka_clients, topology
 from ..lab.metadata import _Bytes
 from ..waiting import wait_for
-from . import storage
-from .clients import assign_from_start, consumer, pace, producer
-from .delivery import Steady
+from ..workloads import storage
+from ..workloads.clients import assign_from_start, consumer, pace, producer
+from ..workloads.feeds import Steady
+from ..workloads.processors import Processors, steady_coordinators
 
 if TYPE_CHECKING:
     from ..lab.cluster import Lab
@@ -88,7 +89,7 @@ class _Answers(logging.Handler):
 
 
 @dataclass
-class Retried:
+class Retried(oracles.Numbered):
     """Records written with acks=all while a follower of the partition was paused."""
 
     config: dict
@@ -114,16 +115,6 @@ class Retried:
         """Record numbers in log order, copies included."""
         return [int(r.value) for b in self.batches for r in b.records]
 
-    @property
-    def duplicates(self) -> int:
-        """Extra copies in the log."""
-        return oracles.duplicates(self.stored)
-
-    @property
-    def missing(self) -> int:
-        """Records sent with no copy in the log."""
-        return oracles.missing(range(self.sent), self.stored)
-
 
 def stalled_writes(lab: Lab, config: dict, records: int = 400, send_s: float = 0.3,
                    stall_s: float = 2.0) -> Retried:
@@ -136,10 +127,7 @@ def stalled_writes(lab: Lab, config: dict, records: int = 400, send_s: float = 0
                          f"<= {topology.max_pause_s():g} s (the session timeout less a heartbeat)")
     topic = lab.new_topic("idem", replication_factor=3, min_insync_replicas=2)
     answers = _Answers()
-    logger = logging.getLogger(f"kafkalab.stalled.{id(answers)}")
-    logger.propagate = False
-    logger.setLevel(logging.DEBUG)
-    logger.addHandler(answers)
+    logger = kafka_clients.own_logger(answers)
     p = producer(lab, {"acks": "all", "request.timeout.ms": 500, **config, "debug": "msg",
                        "logger": logger, "log_level": 7})
     p.produce(topic, b"warm-up")  # connected, and with idempotence a producer id, before the stall
@@ -193,13 +181,6 @@ class Marked:
             found.append(range(start, offset + 1))
             start = offset + 1
         return found
-
-
-def steady_coordinators(lab: Lab) -> None:
-    """Move __transaction_state's leaders to their preferred brokers first (on the lab's own
-    cluster): a coordinator moved mid-run by the controller's balance check held a fresh run's
-    markers back past 30 s."""
-    lab.preferred_leaders(("__transaction_state",))
 
 
 def atomic(lab: Lab, outcomes: tuple[str, ...] = ("commit", "abort", "commit"),
@@ -293,7 +274,6 @@ def open_transaction(lab: Lab, timeout_ms: int = 60000, commit_after_s: float | 
     commit_after_s, or (None) its producer goes silent and the coordinator aborts it after its
     transaction.timeout.ms (timeout_ms unless producer_config sets it); sample the high
     watermark, the last stable offset and two consumers."""
-    from .eos import Processors
     config = {"transaction.timeout.ms": timeout_ms, **(producer_config or {})}
     timeout_ms = int(config["transaction.timeout.ms"])
     steady_coordinators(lab)

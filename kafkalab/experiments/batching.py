@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from ..probes import process
 from ..waiting import sleep_until
-from .clients import ProduceRun, report_after, warmed_producer
+from ..workloads.clients import ProduceRun, report_after, send, warmed_producer
 
 if TYPE_CHECKING:
     from ..lab.cluster import Lab
@@ -62,12 +62,7 @@ def broker_cost(lab: Lab, topic: str, config: dict, records: int, size: int = 20
     value = b"x" * size
     before, start = _broker_cpu(pids), time.monotonic()
     for i in range(records):
-        while True:
-            try:
-                p.produce(topic, value, on_delivery=report)
-                break
-            except BufferError:  # local queue full: serve delivery reports, then retry
-                p.poll(0.05)
+        send(p, topic, value, report)
         if i % 500 == 0:
             p.poll(0)
     left = p.flush(60)

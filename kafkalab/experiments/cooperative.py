@@ -6,10 +6,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ..waiting import sleep_until
-from .assignment import config_for
-from .group import TP, Group
-from .rebalance import Feed, ownership_gaps, settled, tps
-from .together import side_by_side
+from ..workloads.feeds import Feed
+from ..workloads.group import TP, Group, config_for, ownership_gaps, settled, tps
+from ..workloads.together import side_by_side
 
 if TYPE_CHECKING:
     from ..lab.cluster import Lab

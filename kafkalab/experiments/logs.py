@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING
 from ..errors import LabError
 from ..logfile import Batch, read_batches, read_index, read_segment
 from ..probes.process import text_since
-from .clients import producer, watermarks
+from ..workloads.clients import producer, watermarks
+from ..workloads.storage import restart
 
 if TYPE_CHECKING:
     from ..lab.cluster import Lab
@@ -114,7 +115,6 @@ class Corruption:
 def corrupt_and_restart(lab: Lab, topic: str, batch_index: int) -> Corruption:
     """Kill the topic's only replica, flip a byte inside one batch of its active segment, start
     it again and return what recovery did (the broker re-reads segments past its recovery point)."""
-    from .flush import restart
     broker = lab.leader(topic)
     log = lab.log_dir(broker, topic) / "00000000000000000000.log"
     before = read_segment(log)
@@ -151,7 +151,7 @@ class Served:
 def _first_error(lab: Lab, topic: str, timeout: float = 30) -> tuple[str, int]:
     """Read the topic with check.crcs=true until librdkafka reports an error: (name, offset)."""
     from ..waiting import wait_for
-    from .clients import assign_from_start, consumer
+    from ..workloads.clients import assign_from_start, consumer
     c = consumer(lab, {"check.crcs": True})
     seen: list = []
     try:
@@ -172,8 +172,7 @@ def _first_error(lab: Lab, topic: str, timeout: float = 30) -> tuple[str, int]:
 def damaged_after_clean_stop(lab: Lab, topic: str, batch_index: int) -> Served:
     """Stop the topic's only replica cleanly, flip a byte inside one batch's last record value,
     start it again; then read the partition with librdkafka's defaults and with check.crcs."""
-    from .clients import read_partition
-    from .flush import restart
+    from ..workloads.clients import read_partition
     broker = lab.leader(topic)
     log = lab.log_dir(broker, topic) / "00000000000000000000.log"
     damaged: list[Batch] = []
@@ -198,7 +197,7 @@ def damaged_after_clean_stop(lab: Lab, topic: str, batch_index: int) -> Served:
 def caught_up_follower(lab: Lab, records: int = 900) -> tuple[str, int, int]:
     """A two-replica topic written one 1 KB record per batch while its follower was stopped,
     then in sync again (the backlog, under 1 MiB, is fetched in bulk): (topic, leader, follower)."""
-    from .clients import produce
+    from ..workloads.clients import produce
     topic = lab.new_topic("follower-index", replication_factor=2, min_insync_replicas=1,
                           config={"segment.bytes": str(2**20)})
     leader, follower = lab.leader(topic), lab.follower(topic)
@@ -208,16 +207,3 @@ def caught_up_follower(lab: Lab, records: int = 900) -> tuple[str, int, int]:
             raise LabError(f"writes to {topic} failed with the follower stopped: {run.errors}")
     lab.wait_in_sync(topic)
     return topic, leader, follower
-
-
-def log_dirs_size(described: str, broker: int, partition: str) -> int:
-    """A partition's size on a broker from `kafka-log-dirs --describe` output (its JSON line)."""
-    import json
-    line = next(ln for ln in described.splitlines() if ln.startswith("{"))
-    for b in json.loads(line)["brokers"]:
-        if b["broker"] == broker:
-            for d in b["logDirs"]:
-                for p in d["partitions"]:
-                    if p["partition"] == partition:
-                        return p["size"]
-    raise LabError(f"kafka-log-dirs did not report {partition} on broker {broker}")

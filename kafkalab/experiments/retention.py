@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from ..errors import LabError
 from ..logfile import read_segment
 from ..waiting import Sampler, wait_for
-from .clients import producer, watermarks
+from ..workloads.clients import producer, watermarks
 
 if TYPE_CHECKING:
     from ..lab.cluster import Lab
@@ -93,7 +93,7 @@ def consume_from(lab: Lab, topic: str, offset: int, policy: str, timeout: float 
     """Assign a new consumer to `offset` with auto.offset.reset=policy; what happened first."""
     from confluent_kafka import TopicPartition
 
-    from .clients import consumer
+    from ..workloads.clients import consumer
     c = consumer(lab, {"group.id": f"kafkalab-reset-{time.monotonic_ns()}",
                        "auto.offset.reset": policy})
     seen: list = []

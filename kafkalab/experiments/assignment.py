@@ -5,27 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .group import TP, Group
-from .rebalance import settled, tps
-from .together import side_by_side
+from ..workloads.group import TP, Group, config_for, settled, tps
+from ..workloads.together import side_by_side
 
 if TYPE_CHECKING:
     from ..lab.cluster import Lab
-
-# The classic protocol's client-side assignors, and KIP-848's broker-side ones.
-CLASSIC = {"range": "range", "roundrobin": "roundrobin", "cooperative-sticky": "cooperative-sticky"}
-TIMEOUTS = {"session.timeout.ms": 6000, "heartbeat.interval.ms": 500,
-            "max.poll.interval.ms": 6000}
-
-
-def config_for(assignor: str) -> dict:
-    """Consumer settings selecting `assignor`: a classic name, or 'consumer/uniform' etc."""
-    if assignor.startswith("consumer/"):  # KIP-848: the broker assigns; no client timeouts
-        return {"group.protocol": "consumer", "group.remote.assignor": assignor.split("/")[1]}
-    if assignor not in CLASSIC:
-        raise ValueError(f"assignor {assignor!r}: use one of {list(CLASSIC)} or "
-                         "'consumer/uniform', 'consumer/range'")
-    return {"partition.assignment.strategy": CLASSIC[assignor], **TIMEOUTS}
 
 
 @dataclass

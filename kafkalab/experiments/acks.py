@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from .. import oracles
 from ..lab import topology
-from .clients import Write, high_watermark, pace, producer, read_partition, write_one
+from ..workloads.clients import Write, high_watermark, pace, producer, read_partition, write_one
 
 if TYPE_CHECKING:
     from ..lab.cluster import Lab

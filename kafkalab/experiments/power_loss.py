@@ -6,9 +6,10 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from .. import oracles
 from ..probes.process import text_since
-from .clients import fill
-from .flush import numbers, restart_lines
+from ..workloads.clients import fill
+from ..workloads.storage import numbers, restart_lines
 
 if TYPE_CHECKING:
     from ..lab.cluster import Lab
@@ -20,14 +21,19 @@ class Lost:
 
     scenario: str
     topic: str
-    acknowledged: int
-    kept: int
+    acknowledged: int  # records numbered 0 .. acknowledged-1, every one acknowledged
+    gone: set[int] = field(repr=False)  # the numbers of those not found after the cut
     unsynced_log_bytes: int  # bytes of the topic's .log files LazyFS dropped, all replicas
 
     @property
     def lost(self) -> int:
         """Acknowledged records not found after the cut."""
-        return self.acknowledged - self.kept
+        return len(self.gone)
+
+    @property
+    def kept(self) -> int:
+        """Acknowledged records found after the cut."""
+        return self.acknowledged - self.lost
 
 
 @dataclass
@@ -57,7 +63,8 @@ def _measure(lab: Lab, scenario: str, brokers: tuple[int, ...], topics: dict[str
     for name, records in topics.items():
         log_bytes = sum(n for per in dropped.values() for f, n in per.items()
                         if f.startswith(f"{name}-") and f.endswith(".log"))
-        cut.topics.append(Lost(scenario, name, records, len(numbers(lab, name)), log_bytes))
+        gone = oracles.lost(range(records), numbers(lab, name))
+        cut.topics.append(Lost(scenario, name, records, gone, log_bytes))
     for b in brokers:
         cut.recovery[b] = restart_lines(text_since(logs[b], offsets[b]), next(iter(topics)))[1]
     return cut

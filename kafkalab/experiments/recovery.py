@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import LabError
 from ..waiting import wait_for
-from .clients import producer
+from ..workloads.clients import producer, send
 
 if TYPE_CHECKING:
     from ..lab.cluster import Lab
@@ -32,12 +32,7 @@ def backlog(lab: Lab, topic: str, records: int, size: int, acks: str = "all") ->
     failed: list[str] = []
     value = bytes(range(256)) * (size // 256) + bytes(size % 256)
     for _ in range(records):
-        while True:
-            try:
-                p.produce(topic, value, on_delivery=lambda e, m: e and failed.append(e.str()))
-                break
-            except BufferError:
-                p.poll(0.05)
+        send(p, topic, value, lambda e, m: e and failed.append(e.str()))
     if p.flush(120) or failed:
         raise LabError(f"writing the backlog to {topic}: {failed[:1] or 'flush timed out'}")
 

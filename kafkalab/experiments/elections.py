@@ -1,172 +1,21 @@
-"""Elections when replicas run out: the ISR and ELR as brokers die one by one, an unclean
-election and what it costs, and leadership moving back to the preferred replica."""
+"""Chapter 07's elections: an unclean election and what it costs, and leadership moving back to
+the preferred replica."""
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .. import oracles
-from ..errors import LabTimeout
 from ..lab import metadata
 from ..lab.metadata import PartitionState
 from ..logfile import read_leader_epochs, read_segment
-from .clients import producer, read_partition, watermarks
-from .replication import log_end
+from ..workloads.clients import producer, read_partition
+from ..workloads.replicas import State, fenced_out, leaderless_for, write
+from ..workloads.storage import log_end
 
 if TYPE_CHECKING:
     from ..lab.cluster import Lab
-
-
-@dataclass
-class State:
-    """One row of `kafka-topics --describe` for a partition, plus what a write got."""
-
-    step: str
-    leader: int
-    isr: list[int]
-    elr: list[int]
-    last_known_elr: list[int]
-    high_watermark: int | None = None
-    acked: int = 0  # acks=all records acknowledged at this step
-    refused: dict[str, int] = field(default_factory=dict)  # error name -> records
-
-
-def _ids(text: str) -> list[int]:
-    """'1,2' -> [1, 2]; '' -> []."""
-    return sorted(int(x) for x in text.split(",") if x.strip())
-
-
-def describe(lab: Lab, topic: str, step: str = "") -> State:
-    """Partition 0 as `kafka-topics --describe` prints it (leader, Isr, Elr, LastKnownElr)."""
-    out = lab.tool("kafka-topics", "--describe", "--topic", topic)
-    m = re.search(r"Partition: 0\s+Leader: (-?\d+|none)\s+Replicas: ([\d,]*)\s+Isr: ([\d,]*)"
-                  r"(?:\s+Elr: ([\d,]*))?(?:\s+LastKnownElr: ([\d,]*))?", out)
-    if m is None:
-        raise ValueError(f"no partition 0 in kafka-topics --describe output:\n{out}")
-    leader = -1 if m[1] == "none" else int(m[1])
-    return State(step, leader, _ids(m[3]), _ids(m[4] or ""), _ids(m[5] or ""))
-
-
-def write(lab: Lab, topic: str, state: State, values: list[bytes], acked: set[bytes]) -> None:
-    """Write `values` with acks=all and no retries; count answers into state, keep the acked."""
-    p = producer(lab, {"acks": "all", "retries": 0, "request.timeout.ms": 3000,
-                       "message.timeout.ms": 6000})
-
-    def report(err, msg) -> None:
-        if err is None:
-            acked.add(msg.value())
-            state.acked += 1
-        else:
-            state.refused[err.name()] = state.refused.get(err.name(), 0) + 1
-    for v in values:
-        p.produce(topic, v, on_delivery=report)
-    p.flush(15)
-
-
-@dataclass
-class Standing:
-    """The replicas of a partition taken down one by one, then one follower brought back."""
-
-    topic: str
-    how: str  # how the followers went down: "stopped" (clean shutdown) or "killed"
-    order: list[int]  # brokers in the order they went down
-    states: list[State] = field(default_factory=list)
-    history: list[PartitionState] = field(default_factory=list)  # the controller's records
-    returned_leads: bool = False  # the follower brought back alone was elected
-    acked: int = 0
-    lost: int = 0  # acknowledged records missing once every broker is back
-    below_min: BelowMin | None = None  # acks=1 writes while the ISR is the leader alone
-
-
-@dataclass
-class BelowMin:
-    """acks=1 records written while the ISR is below min.insync.replicas: the leader's log end
-    (from its disk) and the high watermark, before and after."""
-
-    acked: int
-    log_end_before: int
-    log_end_after: int
-    high_watermark_before: int | None
-    high_watermark_after: int | None
-    lost: int = 0  # of the acked, missing once every broker is back
-
-
-def _out(lab: Lab, topic: str, b: int) -> None:
-    """Wait until broker b is fenced (gone from the metadata's brokers) and out of the ISR."""
-    lab.wait_for(lambda: b not in lab.live_brokers() and b not in lab.isr(topic), 30,
-                 f"broker {b} to be fenced and out of the ISR of {topic}")
-
-
-def _below_min(lab: Lab, topic: str, leader: int, records: int, acked: set[bytes]) -> BelowMin:
-    """Write `records` with acks=1 (no retries) and read the leader's log end and high watermark
-    around them; keep the acknowledged values in `acked`."""
-    end0, hw0 = log_end(lab, leader, topic), _high_watermark(lab, topic)
-    p = producer(lab, {"acks": "1", "retries": 0, "message.timeout.ms": 6000})
-    for i in range(records):
-        p.produce(topic, b"acks1-%d" % i,
-                  on_delivery=lambda e, m: e is None and acked.add(m.value()))
-    p.flush(15)
-    return BelowMin(len(acked), end0, log_end(lab, leader, topic), hw0,
-                    _high_watermark(lab, topic))
-
-
-def last_standing(lab: Lab, how: str = "stopped", records: int = 20,
-                  watch_s: float = 4.0) -> Standing:
-    """Take down both followers (`how`), then kill the leader, of a RF=3,
-    min.insync.replicas=2 partition, writing at each step; bring back the follower that went
-    last, alone; then the others, and read back every acknowledged record."""
-    if how not in ("stopped", "killed"):
-        raise ValueError(f"how = {how!r}: use 'stopped' or 'killed'")
-    lab.require_own("taking every replica of a partition down")
-    topic = lab.new_topic("standing", min_insync_replicas=2)
-    first, second = lab.followers(topic)
-    leader = lab.leader(topic)
-    run = Standing(topic, how, [first, second, leader])
-    acked: set[bytes] = set()
-    acked1: set[bytes] = set()  # acks=1, below the minimum: not counted in acked
-    down = lab.stop if how == "stopped" else lab.kill
-
-    def step(label: str, writes: bool = True) -> None:
-        s = describe(lab, topic, label)
-        if writes:
-            n = len(run.states)
-            write(lab, topic, s, [f"{n}-{i}".encode() for i in range(records)], acked)
-            s.high_watermark = _high_watermark(lab, topic)
-        run.states.append(s)
-
-    try:
-        step("all three up")
-        down(first)
-        _out(lab, topic, first)
-        step(f"broker {first} {how}")
-        down(second)
-        _out(lab, topic, second)
-        step(f"broker {second} {how}")
-        run.below_min = _below_min(lab, topic, leader, records, acked1)
-        lab.kill(leader)
-        lab.wait_for(lambda: (h := metadata.history(lab, topic)) and h[-1].leader == -1, 30,
-                     f"the controller to record {topic} leaderless after broker {leader} died",
-                     interval=0.5)
-        lab.start(second)
-        run.returned_leads = _leaderless_for(lab, topic, watch_s) < watch_s
-        step(f"broker {second} back alone", writes=run.returned_leads)
-    finally:
-        for b in run.order:
-            if lab.state(b) != "up":
-                lab.start(b, wait=False)
-        for b in run.order:
-            if lab.state(b) != "up":
-                lab.start(b)
-    lab.wait_in_sync(topic)
-    run.history = metadata.history(lab, topic)
-    kept = read_partition(lab, topic)
-    run.acked = len(acked)
-    run.lost = len(oracles.lost(acked, kept))
-    if run.below_min is not None:
-        run.below_min.lost = len(oracles.lost(acked1, kept))
-    return run
 
 
 @dataclass
@@ -209,11 +58,11 @@ def unclean_election(lab: Lab, records: int = 50, watch_s: float = 3.0,
     run = Unclean(topic, stale, [leader, other], len(before), 0)
     try:
         lab.kill(stale)
-        _out(lab, topic, stale)
+        fenced_out(lab, topic, stale)
         write(lab, topic, s, [b"after-%d" % i for i in range(after)], acked)
         run.acked_after = len(acked) - len(before)
         lab.kill(other)
-        _out(lab, topic, other)
+        fenced_out(lab, topic, other)
         lab.kill(leader)
         lab.wait_for(lambda: (h := metadata.history(lab, topic)) and h[-1].leader == -1, 30,
                      f"the controller to record {topic} leaderless", interval=0.5)
@@ -221,7 +70,7 @@ def unclean_election(lab: Lab, records: int = 50, watch_s: float = 3.0,
             run.returning[b] = {"log end before": log_end(lab, b, topic),
                                 "epochs before": _epochs(lab, b, topic)}
         lab.start(stale)
-        run.offline_for = _leaderless_for(lab, topic, watch_s)
+        run.offline_for = leaderless_for(lab, topic, watch_s)
         fut = lab.admin.elect_leaders(ElectionType.UNCLEAN, [TopicPartition(topic, 0)])
         answer = fut.result(15)
         err = answer.get(TopicPartition(topic, 0))
@@ -258,25 +107,6 @@ def unclean_election(lab: Lab, records: int = 50, watch_s: float = 3.0,
     run.lost = len(gone)
     run.lost_after = sum(1 for v in gone if v.startswith(b"after-"))
     return run
-
-
-def _high_watermark(lab: Lab, topic: str) -> int | None:
-    """The high watermark, or None while the leader cannot tell it (OFFSET_NOT_AVAILABLE: a new
-    leader whose high watermark has not yet reached the start of its epoch)."""
-    try:
-        return watermarks(lab, topic, timeout=4)[1]
-    except LabTimeout:
-        return None
-
-
-def _leaderless_for(lab: Lab, topic: str, watch_s: float) -> float:
-    """Watch the partition for up to watch_s seconds; how long it stayed without a leader."""
-    start = time.monotonic()
-    while (t := time.monotonic() - start) < watch_s:  # an observation window, not a wait
-        if lab.leader(topic) != -1:
-            return t
-        time.sleep(0.2)
-    return watch_s
 
 
 def _epochs(lab: Lab, broker: int, topic: str) -> list[tuple[int, int]]:

@@ -3,61 +3,16 @@ stops, and which records are processed twice."""
 from __future__ import annotations
 
 import time
-from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from .. import oracles
 from ..waiting import sleep_until, wait_for
-from .clients import producer
-from .delivery import Steady
-from .group import TP, Group
-
-
-def settled(g: Group, partitions: list[TP], quiet_s: float = 1.0, timeout: float = 60,
-            balanced: bool = False) -> None:
-    """Wait until every partition is held by a live member, each live member holds one (when
-    there are enough; within one of the others when `balanced`), and no assignment change has
-    come for quiet_s."""
-    def done() -> bool:
-        owned = g.owners()
-        live = g.alive()
-        if not all(tp in owned for tp in partitions):
-            return False
-        if len(partitions) >= len(live) and set(owned.values()) != set(live):
-            return False
-        counts = Counter(owned.values())
-        if balanced and max(counts.values()) - min(counts[m] for m in live) > 1:
-            return False
-        changes = [e.t for e in g.events() if e.ev in ("assigned", "revoked", "lost")]
-        return not changes or g.now() - changes[-1] >= quiet_s
-    wait_for(done, timeout, f"the group {g.group_id} to settle", interval=0.1)
+from ..workloads.feeds import Feed
+from ..workloads.group import TP, Group, settled, tps
 
 if TYPE_CHECKING:
     from ..lab.cluster import Lab
-
-
-class Feed(Steady):
-    """Context manager: a producer (acks=all) writing `rate` records/s (values 0, 1, 2, ...,
-    up to `limit`) in a thread; every delivery report is in once the block has ended."""
-
-    def __init__(self, lab: Lab, topic: str, rate: float, limit: int | None = None) -> None:
-        """Prepare the feed; it starts when the block is entered."""
-        super().__init__(producer(lab, {"acks": "all", "linger.ms": 5}), topic, rate, limit)
-
-    def __exit__(self, *exc) -> None:
-        """Stop writing and wait for the last delivery reports."""
-        super().__exit__(*exc)
-        self._p.flush(30)
-
-    @property
-    def acked(self) -> dict[bytes, int]:
-        """Acknowledged values and the partition each went to."""
-        return {str(i).encode(): r.partition for i, r in enumerate(self.records) if r.delivered}
-
-
-def tps(topic: str, partitions: int) -> list[TP]:
-    """The topic's partitions as (topic, partition) pairs."""
-    return [(topic, p) for p in range(partitions)]
 
 
 @dataclass
@@ -154,20 +109,6 @@ def triggers(lab: Lab, config: dict, partitions: int = 6, rate: float = 300,
     return run
 
 
-def ownership_gaps(g: Group, start: float, end: float) -> dict[TP, float]:
-    """Per partition: seconds within [start, end] that no member held it."""
-    gaps = {}
-    for tp, spans in g.intervals().items():
-        covered, edge = 0.0, start
-        held = sorted((max(a, start), min(b, end)) for _, a, b in spans if b > start and a < end)
-        for a, b in held:
-            if b > edge:
-                covered += b - max(a, edge)
-                edge = b
-        gaps[tp] = (end - start) - covered
-    return gaps
-
-
 @dataclass
 class Twice:
     """A group consuming a fixed set of records while one member is killed mid-stream."""
@@ -210,8 +151,8 @@ def processed_twice(lab: Lab, config: dict, commit: str, records: int = 2000,
             wait_for(feed.done, records / rate + 30, "the feed to finish")
         wait_for(lambda: len({(e.tp, e.offset) for e in g.consumed()}) >= len(feed.acked),
                  session_s + 60, f"the group to consume all {len(feed.acked)} records")
-        seen = Counter((e.tp, e.offset) for e in g.consumed())
+        seen = [(e.tp, e.offset) for e in g.consumed()]  # copies included
         values = {e.value for e in g.consumed()}
-    missing = sum(1 for v in feed.acked if v.decode() not in values)
-    return Twice(commit, len(feed.acked), sum(seen.values()), missing,
-                 sum(n - 1 for n in seen.values() if n > 1), len(held), g)
+    missing = oracles.missing((v.decode() for v in feed.acked), values)
+    return Twice(commit, len(feed.acked), len(seen), missing, oracles.duplicates(seen),
+                 len(held), g)

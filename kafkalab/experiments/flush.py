@@ -1,21 +1,16 @@
 """When acknowledged data reaches the disk: forced flushes, dirty pages, crashes and recovery."""
 from __future__ import annotations
 
-import os
-import re
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import LabTimeout
 from ..logfile import read_batches
 from ..probes import pagecache, syscalls
-from ..probes.process import text_since
 from ..waiting import wait_for
-from . import storage
-from .clients import ProduceRun, fill, interleaved, produce, read_partition
+from ..workloads import storage
+from ..workloads.clients import ProduceRun, fill, interleaved, produce
 
 if TYPE_CHECKING:
     from ..lab.cluster import Lab
@@ -61,14 +56,6 @@ def flush_cost(lab: Lab, topic_configs: dict[str, dict], producer: dict, records
                         own["fsync"] + own["fdatasync"], appends, topic)
     return interleaved({label: (lambda c=c: one(c)) for label, c in topic_configs.items()},
                        repeats)
-
-
-def fsyncs_while_filling(lab: Lab, topic: str, records: int, size: int = 1000) -> tuple[int, dict]:
-    """Fill the topic (storage.fill) while counting its leader's syscalls; (bytes, counts)."""
-    pid = lab.process(lab.leader(topic), "counting the broker's fsync calls").pid
-    with syscalls.SyscallCounter(pid, ("write", "writev", "fsync", "fdatasync")) as calls:
-        written = fill(lab, topic, records, size)
-    return written, calls.counts
 
 
 @dataclass
@@ -146,7 +133,7 @@ class DirtyRun:
     log_bytes_while_dirty: int  # size of the .log file while its pages were still dirty
     resident: dict[str, float] = field(default_factory=dict)  # moment -> share of .log cached
     dirty: dict[str, float] = field(default_factory=dict)  # moment -> share of cached .log dirty
-    restart: Restart | None = None  # what the broker said when it started again
+    restart: storage.Restart | None = None  # what the broker said when it started again
 
     def dirty_mb(self, label: str) -> float:
         """Machine-wide Dirty memory in MB just before a labelled moment."""
@@ -181,71 +168,5 @@ def dirty_until_stop(lab: Lab, broker: int, records: int = 40000, size: int = 10
             _until(tl, 1)
             run.resident["after the stop"] = pagecache.resident_fraction(log)
             run.dirty["after the stop"] = pagecache.dirty_fraction(log)
-        run.restart = restart(lab, broker, [topic], "clean stop", while_down=stopped)
+        run.restart = storage.restart(lab, broker, [topic], "clean stop", while_down=stopped)
     return run
-
-
-@dataclass
-class Restart:
-    """What a broker said about one partition while it started again."""
-
-    how: str  # "clean stop", "kill" or "kill + unsynced pages lost"
-    load_ms: int  # the broker's own timing of loading the partition's log
-    lines: list[str]  # its log lines about recovery and about this partition
-    cut: dict[str, tuple[int, int]] = field(default_factory=dict)  # topic -> (.log bytes, kept)
-
-
-def restart_lines(text: str, topic: str) -> tuple[int, list[str]]:
-    """Load time of `topic`-0 and the recovery lines in a stretch of a broker's server.log."""
-    lines = [ln for ln in text.splitlines()
-             if "recover" in ln.lower() and (topic in ln or "logs from" in ln)
-             or f"topic={topic}, partition=0" in ln]
-    load = [int(m[1]) for ln in lines for m in [re.search(r"Completed load of .* in (\d+)ms", ln)]
-            if m and f"topic={topic}," in ln]
-    return (load[-1] if load else -1), lines
-
-
-def _cut_unsynced(log: Path) -> tuple[int, int]:
-    """Truncate a .log at its first dirty page, as a disk losing unsynced pages would leave it
-    (recovery stops at the first torn batch anyway); return (size before, size kept)."""
-    size = log.stat().st_size
-    first = pagecache.first_dirty_byte(log)
-    kept = size if first is None else first
-    os.truncate(log, kept)
-    return size, kept
-
-
-def restart(lab: Lab, broker: int, topics: list[str], how: str, lose_unsynced: list[str] = (),
-            while_down: Callable[[], None] | None = None) -> Restart:
-    """Stop (clean) or kill the broker, optionally drop unsynced pages, start it again.
-
-    `lose_unsynced` emulates a power cut for those topics' active segments on the broker: each
-    .log is cut at its first page the kernel had not yet written to the disk (page flags, read
-    while the page cache still holds them). The call returns once the broker is back in the
-    ISR of every topic and has logged loading the first one.
-    """
-    logs = lab.process(broker, "reading the broker's log").logs / "server.log"
-    offset = logs.stat().st_size
-    lab.stop(broker) if how == "clean stop" else lab.kill(broker)
-    cut = {}
-    try:
-        if while_down:
-            while_down()
-        for name in lose_unsynced:
-            cut[name] = _cut_unsynced(storage.segments(lab, name, broker=broker)[-1].log)
-    finally:
-        lab.start(broker)
-    for topic in topics:
-        wait_for(lambda: lab.leader(topic) >= 0 and broker in lab.isr(topic), 60,
-                 f"broker {broker} to be back in the ISR of {topic} after its restart")
-
-    def loaded():
-        r = restart_lines(text_since(logs, offset), topics[0])
-        return r[0] >= 0 and r
-    load_ms, lines = wait_for(loaded, 30, f"broker {broker} to log the load of {topics[0]}")
-    return Restart(how + (" + unsynced pages lost" if lose_unsynced else ""), load_ms, lines, cut)
-
-
-def numbers(lab: Lab, topic: str) -> set[int]:
-    """The record numbers (written by clients.fill) present in partition 0 of the topic."""
-    return {int(v[:8]) for v in read_partition(lab, topic)}

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections import Counter
 from contextlib import ExitStack
@@ -10,89 +9,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .. import oracles
-from ..lab import topology
+from ..lab import kafka_clients, topology
 from ..waiting import sleep_until
-from .clients import pace, produce_requests, producer, read_partition, write_one
-from .together import side_by_side
+from ..workloads.clients import pace, produce_requests, producer, read_partition, write_one
+from ..workloads.feeds import Record, Steady, sender
+from ..workloads.together import side_by_side
 
 if TYPE_CHECKING:
     from ..lab.cluster import Lab
-
-
-@dataclass
-class Record:
-    """One record's fate: when it was sent and finished (s since the run began), and how."""
-
-    sent: float
-    done: float = float("nan")
-    error: str | None = None  # None: delivered
-    partition: int = -1  # where the leader put it
-
-    @property
-    def delivered(self) -> bool:
-        """True when the delivery report carried no error."""
-        return self.error is None and self.done == self.done
-
-    @property
-    def age(self) -> float:
-        """Seconds from produce() to the delivery report (nan without a report)."""
-        return self.done - self.sent
-
-
-def _sender(p, topic: str, t0: float, records: list[Record]):
-    """A produce function that records each record's send time and outcome into `records`."""
-    def send(value: bytes) -> None:
-        rec = Record(time.monotonic() - t0)
-        records.append(rec)
-
-        def report(err, msg, rec=rec) -> None:
-            rec.done = time.monotonic() - t0
-            rec.error = err.name() if err is not None else None
-            rec.partition = msg.partition() if err is None else -1
-        p.produce(topic, value, on_delivery=report)
-    return send
-
-
-class Steady:
-    """Context manager: a thread producing values 0, 1, 2, ... at `rate`/s (up to `limit`), each
-    one's send time and outcome kept in .records (times in s since .t0); stopped with the block."""
-
-    def __init__(self, p, topic: str, rate: float, limit: int | None = None) -> None:
-        """Prepare the sender; it starts when the block is entered."""
-        self.records: list[Record] = []
-        self.t0 = time.monotonic()
-        self._send = _sender(p, topic, self.t0, self.records)
-        self._p, self._rate, self._limit = p, rate, limit
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        """Send on schedule until stopped."""
-        i = 0
-        while not self._stop.is_set() and (self._limit is None or i < self._limit):
-            pace(self._p, self.t0 + i / self._rate)
-            self._send(f"{i}".encode())
-            i += 1
-
-    def __enter__(self) -> Steady:
-        """Start sending."""
-        self._thread.start()
-        return self
-
-    def done(self) -> bool:
-        """True once a limited sender has sent everything."""
-        return not self._thread.is_alive()
-
-    def __exit__(self, *exc) -> None:
-        """Stop sending (delivery reports still to come are served by the caller's flush)."""
-        self._stop.set()
-        self._thread.join()
-
-    @property
-    def rate(self) -> float:
-        """Records per second achieved."""
-        sent = [r.sent for r in self.records]
-        return (len(sent) - 1) / (sent[-1] - sent[0]) if len(sent) > 1 else 0.0
 
 
 @dataclass
@@ -147,7 +71,7 @@ def outages(lab: Lab, configs: dict[str, dict], outage_s: float = 6.0, before_s:
 
 
 @dataclass
-class RetryRun:
+class RetryRun(oracles.Numbered):
     """Records written while a broker stalled acknowledgements, read back and counted."""
 
     config: dict
@@ -173,20 +97,6 @@ class RetryRun:
         """Failed records by error name."""
         return dict(Counter(r.error for r in self.records if r.error))
 
-    @property
-    def duplicates(self) -> int:
-        """Extra copies in the partition."""
-        return oracles.duplicates(self.stored)
-
-    @property
-    def missing(self) -> int:
-        """Sent records with no copy in the partition."""
-        return oracles.missing(range(self.sent), self.stored)
-
-    @property
-    def reordered(self) -> int:
-        """Records stored (first copy) after a record that was sent later."""
-        return oracles.reordered(self.stored)
 
 
 def stalled(lab: Lab, config: dict, stall: str = "follower", records: int = 400,
@@ -214,7 +124,7 @@ def stalled(lab: Lab, config: dict, stall: str = "follower", records: int = 400,
     p.flush(10)
     done: list[Record] = []
     t0 = time.monotonic()
-    send = _sender(p, topic, t0, done)
+    send = sender(p, topic, t0, done)
     with lab.paused(victim):
         paused_at = time.monotonic() - t0
         for i in range(records):
@@ -248,11 +158,7 @@ class _RequestLog(logging.Handler):
 def _logged(phrase: str) -> tuple[_RequestLog, logging.Logger]:
     """A private logger for a librdkafka client, and the log of its lines with `phrase`."""
     log = _RequestLog(phrase)
-    logger = logging.getLogger(f"kafkalab.client.{id(log)}")
-    logger.propagate = False
-    logger.setLevel(logging.DEBUG)
-    logger.addHandler(log)
-    return log, logger
+    return log, kafka_clients.own_logger(log)
 
 
 @dataclass
