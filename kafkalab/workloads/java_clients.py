@@ -129,7 +129,7 @@ class JavaChild:
     def wait(self, timeout: float, what: str) -> int:
         """Wait for the JVM to exit by itself; its exit code (LabTimeout naming `what`)."""
         wait_for(lambda: not self.alive(), timeout, f"{self.tool} to finish {what}", interval=0.05)
-        self._ended()
+        self.ended()
         return self.proc.returncode
 
     def stop(self, timeout: float = 30) -> int:
@@ -142,7 +142,7 @@ class JavaChild:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(10)
-        self._ended()
+        self.ended()
         return self.proc.returncode
 
     def kill(self) -> None:
@@ -151,9 +151,9 @@ class JavaChild:
             os.kill(self.proc.pid, signal.SIGCONT)
             self.proc.kill()
         self.proc.wait(10)
-        self._ended()
+        self.ended()
 
-    def _ended(self) -> None:
+    def ended(self) -> None:
         """Forget the ended child; keep the class-data archive it wrote on a normal exit."""
         children.forget(self.name)
         if self._part is not None and self.proc.returncode is not None:
@@ -302,3 +302,72 @@ def produce(lab: Lab, topic: str, config: dict, records: int, throughput: int = 
         raise ValueError(f"records = {records}: send at least one")
     with JavaProducer(lab, topic, config, records, throughput, prefix) as p:
         return p.wait(timeout)
+
+
+# --- VerifiableConsumer: a group member ------------------------------------------------------------
+def _assignors(strategy: Any) -> str:
+    """partition.assignment.strategy in the Java client's class names (librdkafka's names mapped)."""
+    if strategy is None:
+        return JAVA_ASSIGNORS
+    names = [s.strip() for s in str(strategy).split(",") if s.strip()]
+    return ",".join(ASSIGNORS.get(n, n) for n in names)
+
+
+def member_args(bootstrap: str, topics: list[str], config: dict, commit: str,
+                file: Path) -> list[str]:
+    """VerifiableConsumer's arguments for a member with `config`; the settings the tool would
+    override from its own flags go in as those flags, the rest into `file` (--command-config)."""
+    if len(topics) != 1:
+        raise ValueError(f"topics = {topics}: a Java member (VerifiableConsumer) reads one topic")
+    rest = dict(config)
+    protocol = str(rest.pop("group.protocol", "classic"))
+    args = ["--bootstrap-server", bootstrap, "--topic", topics[0],
+            "--group-id", str(rest.pop("group.id")), "--group-protocol", protocol,
+            "--reset-policy", str(rest.pop("auto.offset.reset", "earliest")),
+            "--verbose",  # a record_data line per record: the members' "consumed" events
+            "--command-config", str(file)]
+    strategy = rest.pop("partition.assignment.strategy", None)
+    if protocol == "classic":  # the tool sets RangeAssignor alone unless told
+        args += ["--assignment-strategy", _assignors(strategy)]
+    elif strategy is not None:
+        rest["partition.assignment.strategy"] = _assignors(strategy)
+    for key, flag in (("group.remote.assignor", "--group-remote-assignor"),
+                      ("group.instance.id", "--group-instance-id")):
+        if key in rest:
+            args += [flag, str(rest.pop(key))]
+    # Without --enable-autocommit the tool commits synchronously after each poll's records.
+    auto = str(rest.pop("enable.auto.commit", "true")).lower() == "true"
+    if commit == "auto" and auto:
+        args.append("--enable-autocommit")
+    file.write_text(properties(rest))
+    return args
+
+
+def member(bootstrap: str, topics: list[str], config: dict, commit: str, stem: Path,
+           name: str) -> JavaChild:
+    """Start a VerifiableConsumer group member; its stdout is stem.out (see member_events)."""
+    args = member_args(bootstrap, topics, config, commit, stem.with_suffix(".properties"))
+    return JavaChild("VerifiableConsumer", args, stem, name)
+
+
+def member_events(line: bytes) -> list[dict]:
+    """One VerifiableConsumer JSON line as the events member.py writes (none for other lines)."""
+    if not line.startswith(b"{"):
+        return []
+    d = json.loads(line)
+    t, name = d["timestamp"] / 1000, d["name"]
+    simple = {"startup_complete": "start", "shutdown_complete": "closed"}
+    if name in simple:
+        return [{"t": t, "ev": simple[name]}]
+    if name in ("partitions_assigned", "partitions_revoked"):  # lost partitions come as revoked
+        return [{"t": t, "ev": name.split("_")[1],
+                 "tps": [[p["topic"], p["partition"]] for p in d["partitions"]]}]
+    if name == "record_data":
+        return [{"t": t, "ev": "consumed", "tp": [d["topic"], d["partition"]], "o": d["offset"],
+                 "v": (d.get("value") or "")[:40]}]
+    if name == "offsets_committed":
+        error = {} if d["success"] else {"error": d.get("error") or "commit failed"}
+        return [{"t": t, "ev": "committed", "tps": [[c["topic"], c["partition"]]],
+                 "tp": [c["topic"], c["partition"]], "o": c["offset"], **error}
+                for c in d["offsets"]]
+    return []  # records_consumed (a summary of the record_data lines), shutdown_requested
