@@ -98,7 +98,7 @@ class Group:
             refused = [e.error for e in self.events() if e.member == i and e.ev == "refused"]
             children.forget(f"{self.group_id}-m{i}")
             if i in self.java:
-                raise self.java[i].failed(f"member {i} of {self.group_id} started")
+                raise self.java[i].failed(f"member {i} of {self.group_id} to start")
             if refused:  # the settings' fault, not the lab's (checkers report it as the answer's)
                 raise ValueError(f"librdkafka refused member {i}'s settings: {refused[0]}")
             raise LabError(f"member {i} exited at start: {(self.dir / f'm{i}.log').read_text()[-500:]}")

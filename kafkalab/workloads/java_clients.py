@@ -18,11 +18,12 @@ import re
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import LabError
+from ..errors import LabError, LabTimeout
 from ..lab import children
 from ..lab import topology as S
 from ..waiting import wait_for
@@ -119,12 +120,25 @@ class JavaChild:
         return self.proc.poll() is None
 
     def failed(self, what: str) -> Exception:
-        """The error for a JVM that ended before `what`: ValueError for refused settings."""
+        """The error for a JVM that ended while waiting for `what`: ValueError for refused settings."""
         said = refusal(self.stderr(20000))
         if said:
             return ValueError(f"the Java client ({self.tool}) refused its settings: {said}")
-        return LabError(f"{self.tool} exited {self.proc.returncode} before {what}; its last "
+        return LabError(f"{self.tool} exited {self.proc.returncode} while waiting for {what}; its last "
                         f"stderr lines:\n{self.stderr()}")
+
+    def started(self, ready: Callable[[], bool], timeout: float, what: str) -> None:
+        """Wait until ready() (the tool's start-up line); a JVM that ends first raises failed(),
+        one still starting at the deadline is killed and LabTimeout names `what`."""
+        try:
+            wait_for(lambda: ready() or not self.alive(), timeout, what, interval=0.05)
+        except LabTimeout:
+            self.kill()
+            raise
+        if not ready():
+            self.proc.wait(10)
+            self.ended()
+            raise self.failed(what)
 
     def wait(self, timeout: float, what: str) -> int:
         """Wait for the JVM to exit by itself; its exit code (LabTimeout naming `what`)."""
@@ -238,10 +252,8 @@ class JavaProducer:
             args += ["--value-prefix", str(prefix)]
         self.child = JavaChild("VerifiableProducer", args, self.stem, name)
         self._events: list[dict] = []
-        wait_for(lambda: self._seen("startup_complete") or not self.child.alive(), timeout,
-                 f"VerifiableProducer on {topic} to start")
-        if not self._seen("startup_complete"):
-            raise self.child.failed("it started")
+        self.child.started(lambda: self._seen("startup_complete"), timeout,
+                           f"VerifiableProducer on {topic} to start")
 
     def _seen(self, name: str) -> bool:
         """True once the tool has printed an event of this name."""
@@ -286,7 +298,7 @@ class JavaProducer:
         """Wait until the producer has sent its records and closed; what it was told."""
         self.child.wait(timeout, f"sending to {self.topic}")
         if not self._seen("shutdown_complete"):
-            raise self.child.failed("it closed its producer")
+            raise self.child.failed("its producer to close")
         return self.run()
 
     def stop(self, timeout: float = 60) -> JavaProduceRun:

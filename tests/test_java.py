@@ -1,0 +1,99 @@
+"""Kafka's Java clients in the lab (java_clients): what the Java producer was told is read back by
+librdkafka, a Java member shares a group with a librdkafka one, `down` reaps Java children, and
+settings the Java client refuses are a clear error, not a hang."""
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+import kafkalab
+from kafkalab import oracles
+from kafkalab.lab import children
+from kafkalab.workloads import clients, java_clients, rebalance
+from kafkalab.workloads.group import Group
+
+CONFIG = {"session.timeout.ms": 6000, "heartbeat.interval.ms": 1000, "max.poll.interval.ms": 6000}
+
+
+def gone(pid: int) -> bool:
+    """True when the process has ended (a zombie counts as ended)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] in "ZX"
+    except OSError:
+        return True
+
+
+def test_java_producer_records_read_back_once_by_librdkafka(lab):
+    topic = lab.new_topic("test-java-produce", partitions=3)
+    run = java_clients.produce(lab, topic, {"linger.ms": 5}, records=3000)
+    assert run.errors == {} and len(run.acknowledged) == 3000, run.errors
+    assert {r.partition for r in run.records} <= {0, 1, 2}  # null keys: sticky batches
+    read = [v for p in range(3) for v in clients.read_partition(lab, topic, p, keep_copies=True)]
+    assert oracles.lost(run.acknowledged, read) == set()
+    assert oracles.duplicates(read) == 0
+    assert oracles.missing(run.acknowledged, read) == 0 and len(read) == 3000
+    # Each acknowledged offset holds that record: offsets within a partition never repeat.
+    placed = {(r.partition, o) for r, o in zip(run.records, run.offsets)}
+    assert len(placed) == 3000 and all(o >= 0 for _, o in placed)
+
+
+def test_java_member_shares_a_group_with_a_librdkafka_member(lab):
+    topic = lab.new_topic("test-java-group", partitions=4)
+    parts = rebalance.tps(topic, 4)
+    with rebalance.Feed(lab, topic, 100), \
+            Group(lab, [topic], {**CONFIG, "partition.assignment.strategy": "range"}) as g:
+        g.add(client="java")
+        g.add()
+        g.wait_owned(parts, [0, 1], timeout=60)
+        assert set(g.owners().values()) == {0, 1}, g.owners()
+        lab.wait_for(lambda: {e.member for e in g.consumed()} == {0, 1}, 30,
+                     "both members to consume records")
+        described = lab.tool("kafka-consumer-groups", "--describe", "--group", g.group_id,
+                             "--members")
+        rows = [ln for ln in described.splitlines() if g.group_id in ln]
+        assert len(rows) == 2, described
+        assert any("rdkafka" in r for r in rows) and any("consumer-" in r for r in rows), described
+        g.close(0)  # the Java member leaves cleanly: its partitions move to the other member
+        g.wait_owned(parts, [1], timeout=30)
+    java = [e.ev for e in g.events() if e.member == 0]
+    assert java[0] == "start" and "assigned" in java and java[-1] == "closed", java
+
+
+def test_down_reaps_java_children(lab):
+    if lab.launcher.kind != "jvm":
+        pytest.skip("the lab's own processes are for the JVM launcher")
+    topic = lab.new_topic("test-java-reap", partitions=1)
+    producer = java_clients.JavaProducer(lab, topic, {}, records=-1, throughput=20)
+    g = Group(lab, [topic], CONFIG)
+    g.add(client="java")
+    pids = [producer.child.proc.pid, g.procs[0].pid]
+    os.kill(pids[1], signal.SIGSTOP)  # a paused child is reaped too
+    recorded = {p.stem for p in children.CHILDREN.glob("*.pid")}
+    assert {producer.child.name, f"{g.group_id}-m0"} <= recorded, recorded
+    try:
+        kafkalab.down(lab.launcher)
+        for proc in (producer.child.proc, g.procs[0]):
+            proc.wait(10)
+        assert [p for p in pids if not gone(p)] == []
+        assert not list(children.CHILDREN.glob("*.pid"))
+    finally:
+        kafkalab.up(lab.launcher)
+        producer.child.kill()
+        g.end()
+
+
+def test_refused_settings_are_a_clear_error(lab):
+    topic = lab.new_topic("test-java-refused", partitions=1)
+    t = time.monotonic()
+    with pytest.raises(ValueError, match=r"delivery\.timeout\.ms should be equal to or larger "
+                                         r"than linger\.ms \+ request\.timeout\.ms"):
+        java_clients.produce(lab, topic, {"delivery.timeout.ms": 1000, "linger.ms": 0,
+                                          "request.timeout.ms": 30000}, records=10)
+    with Group(lab, [topic], CONFIG) as g, \
+            pytest.raises(ValueError, match=r"max\.poll\.records"):
+        g.add({"max.poll.records": 0}, client="java")
+    assert time.monotonic() - t < 60  # two JVM starts, no deadline waited out
