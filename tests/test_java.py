@@ -97,3 +97,55 @@ def test_refused_settings_are_a_clear_error(lab):
             pytest.raises(ValueError, match=r"max\.poll\.records"):
         g.add({"max.poll.records": 0}, client="java")
     assert time.monotonic() - t < 60  # two JVM starts, no deadline waited out
+
+
+def read_committed(lab, topic: str, expect: int, timeout: float = 60) -> list[bytes]:
+    """Every value a read_committed consumer finds in partition 0, once `expect` have come and
+    one more second has brought no more."""
+    c = clients.consumer(lab, {"isolation.level": "read_committed"})
+    values: list[bytes] = []
+    try:
+        clients.assign_from_start(c, topic)
+        deadline, quiet = time.monotonic() + timeout, None
+        while time.monotonic() < deadline:
+            got = [m.value() for m in c.consume(1000, 0.2) if m.error() is None]
+            values += got
+            if len(values) >= expect:
+                quiet = quiet or time.monotonic()
+                if got:
+                    quiet = time.monotonic()
+                elif time.monotonic() - quiet > 1:
+                    break
+    finally:
+        c.close()
+    return values
+
+
+def test_java_copier_killed_mid_run_copies_each_record_once(lab):
+    source = lab.new_topic("test-java-copy-in", partitions=1)
+    sink = lab.new_topic("test-java-copy-out", partitions=1)
+    sent = java_clients.produce(lab, source, {}, records=3000)
+    txn, group = lab.unique("txn"), lab.unique("copier")
+    # The tool asks for its position before initTransactions, and the offsets the killed copier
+    # left pending keep that answer back until its transaction times out: a short timeout.
+    settings = {"transaction_size": 50, "transaction_timeout_ms": 5000}
+    with java_clients.Copier(lab, source, sink, txn, group, **settings) as first:
+        lab.wait_for(lambda: first.processed() >= 500, 60, "the copier to commit 500 records")
+        first.kill()
+    with java_clients.Copier(lab, source, sink, txn, group, timeout=60, **settings) as second:
+        statuses = second.wait(120)
+    assert statuses[-1].stage == "ShutdownComplete" and statuses[-1].remaining == 0, statuses[-1]
+    copied = read_committed(lab, sink, 3000)
+    assert oracles.duplicates(copied) == 0
+    assert oracles.lost(sent.acknowledged, copied) == set() and len(copied) == 3000
+
+
+def test_java_perf_reports_latency_and_the_producers_metrics(lab):
+    topic = lab.new_topic("test-java-perf", partitions=3)
+    run = java_clients.perf(lab, topic, {"linger.ms": 5, "batch.size": 16384}, records=5000,
+                            size=100, throughput=2000, warmup=1000)
+    assert run.whole.records == 5000 and run.steady is not None and run.steady.records == 4000
+    assert run.errors == 0
+    assert 0 <= run.whole.p50_ms <= run.whole.p99_ms <= run.whole.max_ms
+    assert 100 < run.metric("batch-size-avg") <= 16384
+    assert run.metric("records-per-request-avg") > 1 and run.metric("request-rate") > 0

@@ -16,7 +16,7 @@ from ..lab import children
 from ..lab import topology as S
 from ..waiting import wait_for
 from . import java_clients
-from .java_clients import JavaChild
+from .java_process import JavaChild
 
 if TYPE_CHECKING:
     from ..lab.cluster import Lab

@@ -4,183 +4,36 @@ the librdkafka runs make (delivery.Record, clients.Write, group.Event), so that 
 and plots serve both clients.
 
 - VerifiableProducer: produce() / JavaProducer, record i has the value "i" ("P.i" with a prefix);
-- VerifiableConsumer: a member of a `Group` (Group.add(client="java")), see member_command;
+- VerifiableConsumer: a member of a `Group` (Group.add(client="java")), see member();
 - TransactionalMessageCopier: Copier, consume-transform-produce in transactions;
 - ProducerPerformance: perf(), latency percentiles and the producer's own metrics.
 
-Every flag and JSON field below is the 4.4.0 classes' own (org.apache.kafka.tools.*).
+Every flag and JSON field below is the 4.4.0 classes' own (org.apache.kafka.tools.*); the
+processes themselves are java_process.JavaChild.
 """
 from __future__ import annotations
 
 import json
-import os
 import re
-import signal
-import subprocess
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import LabError, LabTimeout
-from ..lab import children
-from ..lab import topology as S
-from ..waiting import wait_for
 from .clients import Write
 from .delivery import Record
+from .java_process import JavaChild, lab_stem, properties
 
 if TYPE_CHECKING:
     from ..lab.cluster import Lab
 
-TOOLS = "org.apache.kafka.tools."
-# The JVM of a client whose speed is not measured: C1 only and one compiler thread, because on
-# 2 cores C2 compiling beside four lab JVMs slows the start more than it speeds a short run.
-QUICK = ("-XX:TieredStopAtLevel=1", "-XX:CICompilerCount=1")
-# A client whose latency or throughput is measured keeps the full tiered JIT (C2 included, two
-# threads: the fewest tiered compilation allows), and a fixed heap, so no resize lands in a run.
-MEASURED = ("-XX:CICompilerCount=2", "-XX:+AlwaysPreTouch")
-# Both: one GC thread for small heaps on 2 cores; class-data sharing warnings kept off stdout,
-# which carries the tool's JSON lines.
-COMMON = ("-XX:+UseSerialGC", "-XX:+ExitOnOutOfMemoryError", "-Djava.awt.headless=true",
-          "-Xshare:auto", "-Xlog:cds=off", "-Xlog:cds+dynamic=off")
 # librdkafka's assignor names -> the Java client's classes (partition.assignment.strategy).
 ASSIGNORS = {name: f"org.apache.kafka.clients.consumer.{cls}" for name, cls in (
     ("range", "RangeAssignor"), ("roundrobin", "RoundRobinAssignor"),
     ("sticky", "StickyAssignor"), ("cooperative-sticky", "CooperativeStickyAssignor"))}
 # ConsumerConfig's default: range first, cooperative-sticky second.
 JAVA_ASSIGNORS = f"{ASSIGNORS['range']},{ASSIGNORS['cooperative-sticky']}"
-
-
-def properties(config: dict[str, Any]) -> str:
-    """A java.util.Properties file's text for a settings dict (booleans as true/false)."""
-    def text(v: Any) -> str:
-        s = str(v).lower() if isinstance(v, bool) else str(v)
-        return s.replace("\\", "\\\\").replace("\n", "\\n")
-    return "".join(f"{k}={text(v)}\n" for k, v in config.items())
-
-
-def archive(tool: str) -> Path:
-    """The class-data archive of one tool for the pinned Kafka and the lab's Java (shared by lanes)."""
-    from ..lab.jvm import java_major, java_path
-    return S.CACHE_DIR / "cds" / f"{tool}-kafka{S.kafka_version()}-java{java_major(java_path())}.jsa"
-
-
-def refusal(log: str) -> str | None:
-    """The client's refusal of its settings (ConfigException's message) in a JVM's stderr, or None."""
-    found = re.search(r"(?:ConfigException|IllegalArgumentException): (.+)", log)
-    return found.group(1).strip() if found else None
-
-
-class JavaChild:
-    """One Java tool as a recorded child of the lab: stdout (JSON lines) in stem.out, stderr in
-    stem.log, its own log4j files in stem-logs/; reaped by `python -m kafkalab down`."""
-
-    def __init__(self, tool: str, args: list[str], stem: Path, name: str, heap_mb: int = 128,
-                 measured: bool = False) -> None:
-        """Start `org.apache.kafka.tools.<tool>` with args."""
-        from ..lab.jvm import java_path
-        stem.parent.mkdir(parents=True, exist_ok=True)
-        self.tool, self.stem, self.name = tool, stem, name
-        self.out = stem.with_suffix(".out")
-        self.out.write_bytes(b"")
-        shared = archive(tool)
-        shared.parent.mkdir(parents=True, exist_ok=True)
-        # The first run of a tool writes its archive (classes it loaded) on a normal exit; every
-        # later run maps it instead of parsing those classes from the jars.
-        self._part = None if shared.exists() else shared.with_suffix(f".part{os.getpid()}-{id(self)}")
-        cds = (f"-XX:SharedArchiveFile={shared}" if self._part is None
-               else f"-XX:ArchiveClassesAtExit={self._part}")
-        heap = [f"-Xms{heap_mb}m", f"-Xmx{heap_mb}m"] if measured else [f"-Xmx{heap_mb}m"]
-        cmd = [java_path(), *heap, *(MEASURED if measured else QUICK), *COMMON, cds,
-               f"-Dkafkalab.child={name}",  # marks the process as the lab's (children.reap)
-               f"-Dlog4j2.configurationFile={S.KAFKA_DIR / 'log4j2.xml'}",
-               f"-Dkafka.logs.dir={stem.parent / (stem.name + '-logs')}",
-               "-cp", f"{S.LIBS_DIR}/*", TOOLS + tool, *args]
-        self.t0 = time.time()
-        self.proc = children.run(cmd, stem, name, stdout=self.out)
-        self._read = 0
-
-    def lines(self) -> list[dict]:
-        """The JSON lines printed since the last call (other lines, and a line half written, skipped)."""
-        with open(self.out, "rb") as f:
-            f.seek(self._read)
-            data = f.read()
-        end = data.rfind(b"\n") + 1
-        self._read += end
-        return [json.loads(line) for line in data[:end].splitlines() if line.startswith(b"{")]
-
-    def stderr(self, chars: int = 1500) -> str:
-        """The last `chars` characters the JVM wrote to stderr."""
-        path = self.stem.with_suffix(".log")
-        return path.read_text(errors="replace")[-chars:] if path.exists() else ""
-
-    def alive(self) -> bool:
-        """True while the JVM runs."""
-        return self.proc.poll() is None
-
-    def failed(self, what: str) -> Exception:
-        """The error for a JVM that ended while waiting for `what`: ValueError for refused settings."""
-        said = refusal(self.stderr(20000))
-        if said:
-            return ValueError(f"the Java client ({self.tool}) refused its settings: {said}")
-        return LabError(f"{self.tool} exited {self.proc.returncode} while waiting for {what}; its last "
-                        f"stderr lines:\n{self.stderr()}")
-
-    def started(self, ready: Callable[[], bool], timeout: float, what: str) -> None:
-        """Wait until ready() (the tool's start-up line); a JVM that ends first raises failed(),
-        one still starting at the deadline is killed and LabTimeout names `what`."""
-        try:
-            wait_for(lambda: ready() or not self.alive(), timeout, what, interval=0.05)
-        except LabTimeout:
-            self.kill()
-            raise
-        if not ready():
-            self.proc.wait(10)
-            self.ended()
-            raise self.failed(what)
-
-    def wait(self, timeout: float, what: str) -> int:
-        """Wait for the JVM to exit by itself; its exit code (LabTimeout naming `what`)."""
-        wait_for(lambda: not self.alive(), timeout, f"{self.tool} to finish {what}", interval=0.05)
-        self.ended()
-        return self.proc.returncode
-
-    def stop(self, timeout: float = 30) -> int:
-        """SIGTERM (the tool's shutdown hook closes its client cleanly), SIGKILL after timeout."""
-        if self.alive():
-            os.kill(self.proc.pid, signal.SIGCONT)
-            os.kill(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-        self.ended()
-        return self.proc.returncode
-
-    def kill(self) -> None:
-        """SIGKILL: a crash, no clean close."""
-        if self.alive():
-            os.kill(self.proc.pid, signal.SIGCONT)
-            self.proc.kill()
-        self.proc.wait(10)
-        self.ended()
-
-    def ended(self) -> None:
-        """Forget the ended child; keep the class-data archive it wrote on a normal exit."""
-        children.forget(self.name)
-        if self._part is not None and self.proc.returncode is not None:
-            if self.proc.returncode >= 0 and self._part.exists() and self._part.stat().st_size:
-                os.replace(self._part, archive(self.tool))
-            self._part.unlink(missing_ok=True)
-            self._part = None
-
-
-def _lab_stem(lab: Lab, prefix: str) -> tuple[Path, str]:
-    """A new stem under the lab's run directory, and the child's recorded name."""
-    name = lab.unique(prefix)
-    return S.RUN_DIR / "java" / name, name
 
 
 # --- VerifiableProducer ---------------------------------------------------------------------------
@@ -239,7 +92,7 @@ class JavaProducer:
                  throughput: int = -1, prefix: int | None = None, timeout: float = 30) -> None:
         """Start the producer and wait until it has made its KafkaProducer (settings checked)."""
         self.config, self.topic, self.prefix = dict(config), topic, prefix
-        self.stem, name = _lab_stem(lab, "java-producer")
+        self.stem, name = lab_stem(lab, "java-producer")
         self.stem.parent.mkdir(parents=True, exist_ok=True)
         # The tool sets retries=0 itself before reading the file (and with retries=0 Java turns
         # idempotence off): Java's own defaults come first, so the dict means what it would
@@ -383,3 +236,149 @@ def member_events(line: bytes) -> list[dict]:
                  "tp": [c["topic"], c["partition"]], "o": c["offset"], **error}
                 for c in d["offsets"]]
     return []  # records_consumed (a summary of the record_data lines), shutdown_requested
+
+
+# --- TransactionalMessageCopier ---------------------------------------------------------------------
+@dataclass
+class CopierStatus:
+    """One status line of the copier: stage (ProcessLoop, RebalanceComplete, ShutdownComplete),
+    records committed in all, since the last rebalance, and left to the end offset it aims at."""
+
+    t: float  # s since the copier's JVM was started
+    stage: str
+    processed: int
+    consumed: int
+    remaining: int
+
+
+class Copier:
+    """Context manager: Kafka's TransactionalMessageCopier reading one input partition (or the
+    topic, group_mode) with read_committed and copying each record's key and value to the same
+    partition of `output`, `transaction_size` records per transaction with their input offsets;
+    it stops by itself at the input's end offset as of its start. Killed on exit from the block.
+
+    Its producer and consumer settings are the tool's own (batch.size 512, session 10 s, ...):
+    it takes none from outside.
+    """
+
+    def __init__(self, lab: Lab, input_topic: str, output_topic: str, transactional_id: str,
+                 group: str, partition: int = 0, transaction_size: int = 200,
+                 transaction_timeout_ms: int = 60000, group_mode: bool = False,
+                 max_messages: int = -1, timeout: float = 30) -> None:
+        """Start the copier and wait for its first status line (its transactions initialised)."""
+        stem, name = lab_stem(lab, "java-copier")
+        args = ["--broker-list", lab.bootstrap, "--input-topic", input_topic,
+                "--input-partition", str(partition), "--output-topic", output_topic,
+                "--transactional-id", transactional_id, "--consumer-group", group,
+                "--transaction-size", str(transaction_size),
+                "--transaction-timeout", str(transaction_timeout_ms),
+                "--max-messages", str(max_messages), "--use-group-metadata"]
+        if group_mode:
+            args.append("--group-mode")
+        self.child = JavaChild("TransactionalMessageCopier", args, stem, name)
+        self._statuses: list[CopierStatus] = []
+        self.child.started(lambda: bool(self.statuses()), timeout,
+                           f"TransactionalMessageCopier {transactional_id} to start")
+
+    def __enter__(self) -> Copier:
+        """The running copier."""
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        """Kill the copier if it still runs."""
+        self.child.kill()
+
+    def statuses(self) -> list[CopierStatus]:
+        """Every status line so far (the tool prints one per poll, every 200 ms or sooner)."""
+        for d in self.child.lines():
+            # The tool stamps its lines in the JVM's local time zone, as this process reads it.
+            when = datetime.strptime(d["time"], "%Y/%m/%d %H:%M:%S:%f").timestamp()
+            self._statuses.append(CopierStatus(when - self.child.t0, d["stage"],
+                                               d["totalProcessed"], d["consumed"], d["remaining"]))
+        return list(self._statuses)
+
+    def processed(self) -> int:
+        """Records copied in committed transactions so far."""
+        return max((s.processed for s in self.statuses()), default=0)
+
+    def wait(self, timeout: float = 120) -> list[CopierStatus]:
+        """Wait until the copier has copied up to its end offset and exited; its status lines."""
+        if self.child.wait(timeout, "copying its input") != 0:
+            raise self.child.failed("its copy to finish")
+        return self.statuses()
+
+    def kill(self) -> float:
+        """SIGKILL (a crash, perhaps mid-transaction); return when (s since its start)."""
+        self.child.kill()
+        return time.time() - self.child.t0
+
+
+# --- ProducerPerformance -----------------------------------------------------------------------------
+SUMMARY = re.compile(r"^(\d+)( steady state)? records sent, ([\d.]+) records/sec \(([\d.]+) MB/sec\), "
+                     r"([\d.]+) ms avg latency, ([\d.]+) ms max latency, (\d+) ms 50th, (\d+) ms 95th, "
+                     r"(\d+) ms 99th, (\d+) ms 99\.9th\.$", re.M)
+METRIC = re.compile(r"^(\S+):(\S+):\{(.*?)\}\s+: (.*)$", re.M)
+
+
+@dataclass
+class Latency:
+    """One summary line of ProducerPerformance (the whole run, or its steady state)."""
+
+    records: int
+    records_per_s: float
+    mb_per_s: float
+    avg_ms: float
+    max_ms: float
+    p50_ms: int
+    p95_ms: int
+    p99_ms: int
+    p999_ms: int
+
+
+@dataclass
+class PerfRun:
+    """A ProducerPerformance run: latency summaries (ms, from send() to its callback) and the
+    producer's metrics as --print-metrics printed them after a flush."""
+
+    config: dict
+    whole: Latency
+    steady: Latency | None
+    metrics: dict[tuple[str, str, str], str]  # (group, name, tags) -> value as printed
+    errors: int  # failed sends (the tool prints each one's stack trace on stderr)
+
+    def metric(self, name: str, group: str = "producer-metrics", tags: str = "") -> float:
+        """One metric's value, e.g. metric("batch-size-avg"); tags narrow a per-topic/node one."""
+        found = [v for (g, n, t), v in self.metrics.items()
+                 if g == group and n == name and tags in t]
+        if len(found) != 1:
+            raise KeyError(f"{group}:{name} with tags {tags!r}: {len(found)} matches")
+        return float(found[0])
+
+
+def perf(lab: Lab, topic: str, config: dict, records: int, size: int = 100,
+         throughput: float = -1, warmup: int = 0, timeout: float = 300) -> PerfRun:
+    """Run ProducerPerformance (`records` of `size` bytes at `throughput`/s, -1 unthrottled)."""
+    stem, name = lab_stem(lab, "java-perf")
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    file = stem.with_suffix(".properties")
+    file.write_text(properties(config))
+    args = ["--bootstrap-server", lab.bootstrap, "--topic", topic, "--num-records", str(records),
+            "--record-size", str(size), "--throughput", str(throughput), "--command-config",
+            str(file), "--warmup-records", str(warmup), "--print-metrics"]
+    child = JavaChild("ProducerPerformance", args, stem, name, heap_mb=256, measured=True)
+    try:
+        code = child.wait(timeout, f"{records} records to {topic}")
+    finally:
+        child.kill()
+    out = child.out.read_text(errors="replace")
+    lines = SUMMARY.findall(out)
+    if code != 0 or not lines:
+        raise child.failed(f"{records} records to {topic}")
+
+    def latency(m: tuple) -> Latency:
+        return Latency(int(m[0]), *(float(x) for x in m[2:6]), *(int(x) for x in m[6:10]))
+    steady = [latency(m) for m in lines if m[1]]
+    return PerfRun(dict(config), latency(next(m for m in lines if not m[1])),
+                   steady[0] if steady else None,
+                   {(g, n, t): v.strip() for g, n, t, v in METRIC.findall(out)},
+                   child.stderr(10**6).count("Exception"))
