@@ -149,3 +149,47 @@ def test_java_perf_reports_latency_and_the_producers_metrics(lab):
     assert 0 <= run.whole.p50_ms <= run.whole.p99_ms <= run.whole.max_ms
     assert 100 < run.metric("batch-size-avg") <= 16384
     assert run.metric("records-per-request-avg") > 1 and run.metric("request-rate") > 0
+
+
+def test_member_settings_become_the_flags_the_tool_would_otherwise_override(tmp_path):
+    file = tmp_path / "member.properties"
+    args = java_clients.member_args("h:1", ["t"], {
+        "group.id": "g", "partition.assignment.strategy": "roundrobin,cooperative-sticky",
+        "enable.auto.commit": False, "session.timeout.ms": 6000}, "auto", file)
+    flag = dict(zip(args, args[1:]))
+    assert flag["--group-id"] == "g" and flag["--group-protocol"] == "classic"
+    assert flag["--assignment-strategy"] == ("org.apache.kafka.clients.consumer.RoundRobinAssignor,"
+                                             "org.apache.kafka.clients.consumer."
+                                             "CooperativeStickyAssignor")
+    assert "--enable-autocommit" not in args  # the dict turned auto commit off
+    assert file.read_text() == "session.timeout.ms=6000\n"
+    default = java_clients.member_args("h:1", ["t"], {"group.id": "g"}, "auto", file)
+    assert "--enable-autocommit" in default  # Java's default, which the tool turns off unless told
+    assert dict(zip(default, default[1:]))["--assignment-strategy"] == java_clients.JAVA_ASSIGNORS
+    with pytest.raises(ValueError, match="one topic"):
+        java_clients.member_args("h:1", ["a", "b"], {"group.id": "g"}, "auto", file)
+
+
+def test_member_events_from_the_tools_json_lines():
+    assigned = (b'{"timestamp":1000,"name":"partitions_assigned",'
+                b'"partitions":[{"topic":"t","partition":0},{"topic":"t","partition":2}]}')
+    assert java_clients.member_events(assigned) == [
+        {"t": 1.0, "ev": "assigned", "tps": [["t", 0], ["t", 2]]}]
+    record = (b'{"timestamp":2000,"name":"record_data","key":null,"value":"17","topic":"t",'
+              b'"partition":2,"offset":5}')
+    assert java_clients.member_events(record) == [
+        {"t": 2.0, "ev": "consumed", "tp": ["t", 2], "o": 5, "v": "17"}]
+    failed = (b'{"timestamp":3000,"name":"offsets_committed","offsets":[{"topic":"t",'
+              b'"partition":2,"offset":6}],"error":"rebalancing","success":false}')
+    assert java_clients.member_events(failed)[0]["error"] == "rebalancing"
+    assert java_clients.member_events(b"Option --consumer.config has been deprecated") == []
+
+
+def test_perf_summary_lines_parse():
+    line = ("5000 records sent, 1998.401279 records/sec (0.19 MB/sec), 3.20 ms avg latency, "
+            "61.00 ms max latency, 2 ms 50th, 7 ms 95th, 21 ms 99th, 61 ms 99.9th.")
+    (m,) = java_clients.SUMMARY.findall(line)
+    assert m[0] == "5000" and m[1] == "" and m[6:] == ("2", "7", "21", "61")
+    metric = "producer-metrics:batch-size-avg:{client-id=perf-producer-client} : 1234.500"
+    assert java_clients.METRIC.findall(metric) == [
+        ("producer-metrics", "batch-size-avg", "client-id=perf-producer-client", "1234.500")]
