@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 import kafkalab
-from kafkalab import oracles
+from kafkalab import logfile, oracles
 from kafkalab.lab import children
-from kafkalab.workloads import clients, java_clients, rebalance
+from kafkalab.workloads import clients, java_clients, rebalance, storage
 from kafkalab.workloads.group import Group
 
 CONFIG = {"session.timeout.ms": 6000, "heartbeat.interval.ms": 1000, "max.poll.interval.ms": 6000}
@@ -39,6 +39,21 @@ def test_java_producer_records_read_back_once_by_librdkafka(lab):
     # Each acknowledged offset holds that record: offsets within a partition never repeat.
     placed = {(r.partition, o) for r, o in zip(run.records, run.offsets)}
     assert len(placed) == 3000 and all(o >= 0 for _, o in placed)
+
+
+def test_java_producer_keeps_javas_defaults(lab):
+    # VerifiableProducer sets retries=0 itself, and Java then turns idempotence off; the wrapper
+    # puts Java's defaults back, so an empty dict is an idempotent producer (a producer id on
+    # every batch), while retries=0 given on purpose still turns it off.
+    ids = {}
+    for label, config in (("defaults", {}), ("retries=0", {"retries": 0})):
+        topic = lab.new_topic("test-java-defaults", partitions=1)
+        java_clients.produce(lab, topic, config, records=50)
+        lab.wait_in_sync(topic, 0, 30)
+        ids[label] = {b.producer_id for seg in storage.segments(lab, topic)
+                      for b in logfile.read_segment(seg.log)}
+    assert len(ids["defaults"]) == 1 and min(ids["defaults"]) >= 0, ids
+    assert ids["retries=0"] == {-1}, ids
 
 
 def test_java_member_shares_a_group_with_a_librdkafka_member(lab):

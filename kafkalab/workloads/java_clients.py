@@ -317,6 +317,7 @@ class Copier:
 SUMMARY = re.compile(r"^(\d+)( steady state)? records sent, ([\d.]+) records/sec \(([\d.]+) MB/sec\), "
                      r"([\d.]+) ms avg latency, ([\d.]+) ms max latency, (\d+) ms 50th, (\d+) ms 95th, "
                      r"(\d+) ms 99th, (\d+) ms 99\.9th\.$", re.M)
+FAILED_SEND = re.compile(r"^\S+(?:Exception|Error): ", re.M)  # a stack trace's first line
 METRIC = re.compile(r"^(\S+):(\S+):\{(.*?)\}\s+: (.*)$", re.M)
 
 
@@ -381,4 +382,4 @@ def perf(lab: Lab, topic: str, config: dict, records: int, size: int = 100,
     return PerfRun(dict(config), latency(next(m for m in lines if not m[1])),
                    steady[0] if steady else None,
                    {(g, n, t): v.strip() for g, n, t, v in METRIC.findall(out)},
-                   child.stderr(10**6).count("Exception"))
+                   len(FAILED_SEND.findall(child.stderr(10**7))))
