@@ -52,6 +52,7 @@ class JavaProduceRun:
     failures: dict[int, str] = field(default_factory=dict)  # record number -> exception message
     started_s: float = float("nan")  # JVM start to startup_complete (the producer made)
     prefix: int | None = None
+    sent: int = -1  # records handed to send(), from the tool's last line (-1: it was killed)
 
     def value(self, i: int) -> bytes:
         """Record i's value as a reader finds it."""
@@ -109,7 +110,7 @@ class JavaProducer:
                            f"VerifiableProducer on {topic} to start")
 
     def _seen(self, name: str) -> bool:
-        """True once the tool has printed an event of this name."""
+        """True once the tool has printed an event of this name (new lines read on each call)."""
         self._events += self.child.lines()
         return any(e["name"] == name for e in self._events)
 
@@ -123,16 +124,18 @@ class JavaProducer:
 
     def run(self) -> JavaProduceRun:
         """What the producer was told so far, per record number."""
-        self._seen("")
+        self._seen("")  # reads the lines printed since the last call
         t0 = self.child.t0
         records: dict[int, Record] = {}
         offsets: dict[int, int] = {}
         failures: dict[int, str] = {}
-        started = float("nan")
+        started, sent = float("nan"), -1
         for e in self._events:
             t = e["timestamp"] / 1000 - t0
             if e["name"] == "startup_complete":
                 started = t
+            elif e["name"] == "tool_data":
+                sent = e["sent"]
             elif e["name"] == "producer_send_success":
                 i = number(e["value"])
                 records[i] = Record(float("nan"), t, None, e["partition"])
@@ -141,11 +144,11 @@ class JavaProducer:
                 i = number(e["value"])
                 records[i] = Record(float("nan"), t, e["exception"].rsplit(".", 1)[-1])
                 failures[i] = e.get("message") or ""
-        size = max(records, default=-1) + 1
+        size = max(max(records, default=-1) + 1, sent)  # unanswered records too, when known
         return JavaProduceRun(self.config, self.topic,
                               [records.get(i, Record(float("nan"))) for i in range(size)],
                               [offsets.get(i, -1) for i in range(size)], failures, started,
-                              self.prefix)
+                              self.prefix, sent)
 
     def wait(self, timeout: float = 120) -> JavaProduceRun:
         """Wait until the producer has sent its records and closed; what it was told."""

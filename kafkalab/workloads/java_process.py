@@ -31,6 +31,8 @@ MEASURED = ("-XX:CICompilerCount=2", "-XX:+AlwaysPreTouch")
 # which carries the tool's JSON lines.
 COMMON = ("-XX:+UseSerialGC", "-XX:+ExitOnOutOfMemoryError", "-Djava.awt.headless=true",
           "-Xshare:auto", "-Xlog:cds=off", "-Xlog:cds+dynamic=off")
+
+
 def properties(config: dict[str, Any]) -> str:
     """A java.util.Properties file's text for a settings dict (booleans as true/false)."""
     def text(v: Any) -> str:
