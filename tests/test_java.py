@@ -78,6 +78,25 @@ def test_java_member_shares_a_group_with_a_librdkafka_member(lab):
     assert java[0] == "start" and "assigned" in java and java[-1] == "closed", java
 
 
+@pytest.mark.parametrize("settings", [
+    {**CONFIG, "partition.assignment.strategy": "cooperative-sticky"},
+    {"group.protocol": "consumer"}], ids=["cooperative-sticky", "kip-848"])
+def test_java_member_gives_up_only_what_moves_to_a_librdkafka_newcomer(lab, settings):
+    topic = lab.new_topic("test-java-coop", partitions=4)
+    parts = rebalance.tps(topic, 4)
+    with rebalance.Feed(lab, topic, 100), Group(lab, [topic], settings) as g:
+        g.add(client="java")
+        g.wait_owned(parts, [0], timeout=60)
+        joined = g.now()
+        g.add()
+        g.wait_owned(parts, [0, 1], timeout=60)
+        given = [tp for e in g.events() if e.member == 0 and e.ev == "revoked" and e.t > joined
+                 for tp in e.tps]
+        owners = g.owners()
+    assert sorted(owners.values()) == [0, 0, 1, 1], owners
+    assert len(given) == 2 and all(owners[tp] == 1 for tp in given), given  # eager: all 4
+
+
 def test_down_reaps_java_children(lab):
     if lab.launcher.kind != "jvm":
         pytest.skip("the lab's own processes are for the JVM launcher")
