@@ -380,6 +380,7 @@ def perf(lab: Lab, topic: str, config: dict, records: int, size: int = 100,
         raise child.failed(f"{records} records to {topic}")
 
     def latency(m: tuple) -> Latency:
+        """One matched summary line as a Latency."""
         return Latency(int(m[0]), *(float(x) for x in m[2:6]), *(int(x) for x in m[6:10]))
     steady = [latency(m) for m in lines if m[1]]
     return PerfRun(dict(config), latency(next(m for m in lines if not m[1])),

@@ -36,6 +36,7 @@ COMMON = ("-XX:+UseSerialGC", "-XX:+ExitOnOutOfMemoryError", "-Djava.awt.headles
 def properties(config: dict[str, Any]) -> str:
     """A java.util.Properties file's text for a settings dict (booleans as true/false)."""
     def text(v: Any) -> str:
+        """One value, escaped as Properties.load reads it."""
         s = str(v).lower() if isinstance(v, bool) else str(v)
         return s.replace("\\", "\\\\").replace("\n", "\\n")
     return "".join(f"{k}={text(v)}\n" for k, v in config.items())
