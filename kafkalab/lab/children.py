@@ -1,4 +1,5 @@
-"""Helper processes the lab starts beside the brokers (consumer-group members, processors).
+"""Helper processes the lab starts beside the brokers (consumer-group members, processors, and
+Kafka's own Java clients).
 
 Each is recorded by a pid file under the lab's run directory, so `down` can end whatever a
 crashed notebook left running, and no such process outlives the lab.
@@ -23,9 +24,15 @@ def spawn(module: str, spec: dict[str, Any], stem: Path, name: str) -> subproces
     output in stem.log, and record it under `name`."""
     path = stem.with_suffix(".json")
     path.write_text(json.dumps(spec))
-    with open(stem.with_suffix(".log"), "ab") as log:
-        proc = subprocess.Popen([sys.executable, "-m", module, str(path)],
-                                stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+    return run([sys.executable, "-m", module, str(path)], stem, name)
+
+
+def run(cmd: list[str], stem: Path, name: str, stdout: Path | None = None) -> subprocess.Popen:
+    """Run cmd in its own session, stderr (and stdout unless `stdout` names a file) appended to
+    stem.log, and record it under `name`; its command line must contain "kafkalab" (see reap)."""
+    with open(stem.with_suffix(".log"), "ab") as log, \
+            open(stdout or stem.with_suffix(".log"), "ab") as out:
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=log,
                                 start_new_session=True)
     register(proc.pid, name)
     return proc

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 from ..errors import LabError
 from ..lab import children, topology
 from ..waiting import wait_for
+from . import java_clients
+from .java_process import JavaChild
 
 if TYPE_CHECKING:
     from ..lab.cluster import Lab
@@ -37,7 +39,8 @@ class Event:
 
 
 class Group:
-    """Context manager: a consumer group of member processes that ends them all on exit."""
+    """Context manager: a consumer group of member processes that ends them all on exit; each
+    member is a librdkafka process (member.py) or Kafka's Java VerifiableConsumer (java_clients)."""
 
     def __init__(self, lab: Lab, topics: list[str], config: dict, delay_ms: float = 0,
                  commit: str = "auto", group_id: str | None = None) -> None:
@@ -52,6 +55,7 @@ class Group:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.t0 = time.time()
         self.procs: list[subprocess.Popen] = []
+        self.java: dict[int, JavaChild] = {}  # members that run the Java client
         self._events: list[Event] = []
         self._read: dict[int, int] = defaultdict(int)  # member -> bytes of its file read
 
@@ -65,21 +69,36 @@ class Group:
 
     # --- members --------------------------------------------------------------------------------
     def add(self, config: dict | None = None, delay_ms: float | None = None,
-            timeout: float = 20) -> int:
-        """Start one more member (its own settings over the group's); return its index."""
+            timeout: float = 20, client: str = "librdkafka") -> int:
+        """Start one more member (its own settings over the group's) with `client` ("librdkafka"
+        or "java"); return its index."""
         i = len(self.procs)
-        spec = {"bootstrap": self.lab.bootstrap, "topics": self.topics,
-                "config": {**self.config, **(config or {})}, "commit": self.commit,
-                "delay_ms": self.delay_ms if delay_ms is None else delay_ms,
-                "events": str(self.dir / f"m{i}.jsonl"), "stall": str(self.dir / f"m{i}.stall")}
-        proc = children.spawn("kafkalab.workloads.member", spec, self.dir / f"m{i}",
-                              f"{self.group_id}-m{i}")
+        settings = {**self.config, **(config or {})}
+        delay = self.delay_ms if delay_ms is None else delay_ms
+        if client == "java":
+            if delay:
+                raise ValueError(f"delay_ms = {delay}: the Java member (VerifiableConsumer) "
+                                 "has no processing delay")
+            self.java[i] = java_clients.member(self.lab.bootstrap, self.topics, settings,
+                                               self.commit, self.dir / f"m{i}",
+                                               f"{self.group_id}-m{i}")
+            proc = self.java[i].proc
+        elif client == "librdkafka":
+            spec = {"bootstrap": self.lab.bootstrap, "topics": self.topics, "config": settings,
+                    "commit": self.commit, "delay_ms": delay,
+                    "events": str(self.dir / f"m{i}.jsonl"), "stall": str(self.dir / f"m{i}.stall")}
+            proc = children.spawn("kafkalab.workloads.member", spec, self.dir / f"m{i}",
+                                  f"{self.group_id}-m{i}")
+        else:
+            raise ValueError(f"client = {client!r}: use 'librdkafka' or 'java'")
         self.procs.append(proc)
         wait_for(lambda: any(e.member == i and e.ev == "start" for e in self.events())
                  or proc.poll() is not None, timeout, f"member {i} of {self.group_id} to start")
         if proc.poll() is not None:
             refused = [e.error for e in self.events() if e.member == i and e.ev == "refused"]
             children.forget(f"{self.group_id}-m{i}")
+            if i in self.java:
+                raise self.java[i].failed(f"member {i} of {self.group_id} to start")
             if refused:  # the settings' fault, not the lab's (checkers report it as the answer's)
                 raise ValueError(f"librdkafka refused member {i}'s settings: {refused[0]}")
             raise LabError(f"member {i} exited at start: {(self.dir / f'm{i}.log').read_text()[-500:]}")
@@ -108,6 +127,8 @@ class Group:
 
     def stall(self, i: int, seconds: float) -> float:
         """Make member i's next record take `seconds` (its poll loop stuck); return the time."""
+        if i in self.java:
+            raise LabError(f"member {i} runs the Java client, which cannot be stalled; pause() it")
         (self.dir / f"m{i}.stall").write_text(str(seconds))
         self._signal(i, signal.SIGUSR1)
         return self.now()
@@ -136,6 +157,8 @@ class Group:
         for i, p in enumerate(self.procs):
             p.wait(10)
             children.forget(f"{self.group_id}-m{i}")
+        for child in self.java.values():
+            child.ended()
 
     # --- what they saw --------------------------------------------------------------------------
     def now(self) -> float:
@@ -145,7 +168,7 @@ class Group:
     def events(self) -> list[Event]:
         """Every member's events so far, in time order (new lines read on each call)."""
         for i in range(len(self.procs)):
-            path = self.dir / f"m{i}.jsonl"
+            path = self.java[i].out if i in self.java else self.dir / f"m{i}.jsonl"
             if not path.exists():
                 continue
             with open(path, "rb") as f:
@@ -153,8 +176,8 @@ class Group:
                 data = f.read()
             end = data.rfind(b"\n") + 1  # a line still being written waits for the next call
             self._read[i] += end
-            for line in data[:end].splitlines():
-                d = json.loads(line)
+            for d in (e for line in data[:end].splitlines() for e in (
+                    java_clients.member_events(line) if i in self.java else [json.loads(line)])):
                 self._events.append(Event(
                     i, d["t"] - self.t0, d["ev"], tuple(tuple(x) for x in d.get("tps", [])),
                     tuple(d["tp"]) if "tp" in d else None, d.get("o", -1), d.get("v", ""),

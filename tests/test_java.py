@@ -1,0 +1,229 @@
+"""Kafka's Java clients in the lab (java_clients): what the Java producer was told is read back by
+librdkafka, a Java member shares a group with a librdkafka one, `down` reaps Java children, and
+settings the Java client refuses are a clear error, not a hang."""
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+import kafkalab
+from kafkalab import logfile, oracles
+from kafkalab.lab import children
+from kafkalab.workloads import clients, java_clients, rebalance, storage
+from kafkalab.workloads.group import Group
+
+CONFIG = {"session.timeout.ms": 6000, "heartbeat.interval.ms": 1000, "max.poll.interval.ms": 6000}
+
+
+def gone(pid: int) -> bool:
+    """True when the process has ended (a zombie counts as ended)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] in "ZX"
+    except OSError:
+        return True
+
+
+def test_java_producer_records_read_back_once_by_librdkafka(lab):
+    topic = lab.new_topic("test-java-produce", partitions=3)
+    run = java_clients.produce(lab, topic, {"linger.ms": 5}, records=3000)
+    assert run.errors == {} and len(run.acknowledged) == run.sent == 3000, run.errors
+    assert {r.partition for r in run.records} <= {0, 1, 2}  # null keys: sticky batches
+    read = [v for p in range(3) for v in clients.read_partition(lab, topic, p, keep_copies=True)]
+    assert oracles.lost(run.acknowledged, read) == set()
+    assert oracles.duplicates(read) == 0
+    assert oracles.missing(run.acknowledged, read) == 0 and len(read) == 3000
+    # Each acknowledged offset holds that record: offsets within a partition never repeat.
+    placed = {(r.partition, o) for r, o in zip(run.records, run.offsets)}
+    assert len(placed) == 3000 and all(o >= 0 for _, o in placed)
+
+
+def test_java_producer_keeps_javas_defaults(lab):
+    # VerifiableProducer sets retries=0 itself, and Java then turns idempotence off; the wrapper
+    # puts Java's defaults back, so an empty dict is an idempotent producer (a producer id on
+    # every batch), while retries=0 given on purpose still turns it off.
+    ids = {}
+    for label, config in (("defaults", {}), ("retries=0", {"retries": 0})):
+        topic = lab.new_topic("test-java-defaults", partitions=1)
+        java_clients.produce(lab, topic, config, records=50)
+        lab.wait_in_sync(topic, 0, 30)
+        ids[label] = {b.producer_id for seg in storage.segments(lab, topic)
+                      for b in logfile.read_segment(seg.log)}
+    assert len(ids["defaults"]) == 1 and min(ids["defaults"]) >= 0, ids
+    assert ids["retries=0"] == {-1}, ids
+
+
+def test_java_member_shares_a_group_with_a_librdkafka_member(lab):
+    topic = lab.new_topic("test-java-group", partitions=4)
+    parts = rebalance.tps(topic, 4)
+    with rebalance.Feed(lab, topic, 100), \
+            Group(lab, [topic], {**CONFIG, "partition.assignment.strategy": "range"}) as g:
+        g.add(client="java")
+        g.add()
+        g.wait_owned(parts, [0, 1], timeout=60)
+        assert set(g.owners().values()) == {0, 1}, g.owners()
+        lab.wait_for(lambda: {e.member for e in g.consumed()} == {0, 1}, 30,
+                     "both members to consume records")
+        described = lab.tool("kafka-consumer-groups", "--describe", "--group", g.group_id,
+                             "--members")
+        rows = [ln for ln in described.splitlines() if g.group_id in ln]
+        assert len(rows) == 2, described
+        assert any("rdkafka" in r for r in rows) and any("consumer-" in r for r in rows), described
+        g.close(0)  # the Java member leaves cleanly: its partitions move to the other member
+        g.wait_owned(parts, [1], timeout=30)
+    java = [e.ev for e in g.events() if e.member == 0]
+    assert java[0] == "start" and "assigned" in java and java[-1] == "closed", java
+
+
+@pytest.mark.parametrize("settings", [
+    {**CONFIG, "partition.assignment.strategy": "cooperative-sticky"},
+    {"group.protocol": "consumer"}], ids=["cooperative-sticky", "kip-848"])
+def test_java_member_gives_up_only_what_moves_to_a_librdkafka_newcomer(lab, settings):
+    topic = lab.new_topic("test-java-coop", partitions=4)
+    parts = rebalance.tps(topic, 4)
+    with rebalance.Feed(lab, topic, 100), Group(lab, [topic], settings) as g:
+        g.add(client="java")
+        g.wait_owned(parts, [0], timeout=60)
+        joined = g.now()
+        g.add()
+        g.wait_owned(parts, [0, 1], timeout=60)
+        given = [tp for e in g.events() if e.member == 0 and e.ev == "revoked" and e.t > joined
+                 for tp in e.tps]
+        owners = g.owners()
+    assert sorted(owners.values()) == [0, 0, 1, 1], owners
+    assert len(given) == 2 and all(owners[tp] == 1 for tp in given), given  # eager: all 4
+
+
+def test_down_reaps_java_children(lab):
+    if lab.launcher.kind != "jvm":
+        pytest.skip("the lab's own processes are for the JVM launcher")
+    topic = lab.new_topic("test-java-reap", partitions=1)
+    producer = java_clients.JavaProducer(lab, topic, {}, records=-1, throughput=20)
+    g = Group(lab, [topic], CONFIG)
+    g.add(client="java")
+    pids = [producer.child.proc.pid, g.procs[0].pid]
+    os.kill(pids[1], signal.SIGSTOP)  # a paused child is reaped too
+    recorded = {p.stem for p in children.CHILDREN.glob("*.pid")}
+    assert {producer.child.name, f"{g.group_id}-m0"} <= recorded, recorded
+    try:
+        kafkalab.down(lab.launcher)
+        for proc in (producer.child.proc, g.procs[0]):
+            proc.wait(10)
+        assert [p for p in pids if not gone(p)] == []
+        assert not list(children.CHILDREN.glob("*.pid"))
+    finally:
+        kafkalab.up(lab.launcher)
+        producer.child.kill()
+        g.end()
+
+
+def test_refused_settings_are_a_clear_error(lab):
+    topic = lab.new_topic("test-java-refused", partitions=1)
+    t = time.monotonic()
+    with pytest.raises(ValueError, match=r"delivery\.timeout\.ms should be equal to or larger "
+                                         r"than linger\.ms \+ request\.timeout\.ms"):
+        java_clients.produce(lab, topic, {"delivery.timeout.ms": 1000, "linger.ms": 0,
+                                          "request.timeout.ms": 30000}, records=10)
+    with Group(lab, [topic], CONFIG) as g, \
+            pytest.raises(ValueError, match=r"max\.poll\.records"):
+        g.add({"max.poll.records": 0}, client="java")
+    assert time.monotonic() - t < 60  # two JVM starts, no deadline waited out
+
+
+def read_committed(lab, topic: str, expect: int, timeout: float = 60) -> list[bytes]:
+    """Every value a read_committed consumer finds in partition 0, once `expect` have come and
+    one more second has brought no more."""
+    c = clients.consumer(lab, {"isolation.level": "read_committed"})
+    values: list[bytes] = []
+    try:
+        clients.assign_from_start(c, topic)
+        deadline, quiet = time.monotonic() + timeout, None
+        while time.monotonic() < deadline:
+            got = [m.value() for m in c.consume(1000, 0.2) if m.error() is None]
+            values += got
+            if len(values) >= expect:
+                quiet = quiet or time.monotonic()
+                if got:
+                    quiet = time.monotonic()
+                elif time.monotonic() - quiet > 1:
+                    break
+    finally:
+        c.close()
+    return values
+
+
+def test_java_copier_killed_mid_run_copies_each_record_once(lab):
+    source = lab.new_topic("test-java-copy-in", partitions=1)
+    sink = lab.new_topic("test-java-copy-out", partitions=1)
+    sent = java_clients.produce(lab, source, {}, records=3000)
+    txn, group = lab.unique("txn"), lab.unique("copier")
+    # The tool asks for its position before initTransactions, and the offsets the killed copier
+    # left pending keep that answer back until its transaction times out: a short timeout.
+    settings = {"transaction_size": 50, "transaction_timeout_ms": 5000}
+    with java_clients.Copier(lab, source, sink, txn, group, **settings) as first:
+        lab.wait_for(lambda: first.processed() >= 500, 60, "the copier to commit 500 records")
+        first.kill()
+    with java_clients.Copier(lab, source, sink, txn, group, timeout=60, **settings) as second:
+        statuses = second.wait(120)
+    assert statuses[-1].stage == "ShutdownComplete" and statuses[-1].remaining == 0, statuses[-1]
+    copied = read_committed(lab, sink, 3000)
+    assert oracles.duplicates(copied) == 0
+    assert oracles.lost(sent.acknowledged, copied) == set() and len(copied) == 3000
+
+
+def test_java_perf_reports_latency_and_the_producers_metrics(lab):
+    topic = lab.new_topic("test-java-perf", partitions=3)
+    run = java_clients.perf(lab, topic, {"linger.ms": 5, "batch.size": 16384}, records=5000,
+                            size=100, throughput=2000, warmup=1000)
+    assert run.whole.records == 5000 and run.steady is not None and run.steady.records == 4000
+    assert run.errors == 0
+    assert 0 <= run.whole.p50_ms <= run.whole.p99_ms <= run.whole.max_ms
+    assert 100 < run.metric("batch-size-avg") <= 16384
+    assert run.metric("records-per-request-avg") > 1 and run.metric("request-rate") > 0
+
+
+def test_member_settings_become_the_flags_the_tool_would_otherwise_override(tmp_path):
+    file = tmp_path / "member.properties"
+    args = java_clients.member_args("h:1", ["t"], {
+        "group.id": "g", "partition.assignment.strategy": "roundrobin,cooperative-sticky",
+        "enable.auto.commit": False, "session.timeout.ms": 6000}, "auto", file)
+    flag = dict(zip(args, args[1:]))
+    assert flag["--group-id"] == "g" and flag["--group-protocol"] == "classic"
+    assert flag["--assignment-strategy"] == ("org.apache.kafka.clients.consumer.RoundRobinAssignor,"
+                                             "org.apache.kafka.clients.consumer."
+                                             "CooperativeStickyAssignor")
+    assert "--enable-autocommit" not in args  # the dict turned auto commit off
+    assert file.read_text() == "session.timeout.ms=6000\n"
+    default = java_clients.member_args("h:1", ["t"], {"group.id": "g"}, "auto", file)
+    assert "--enable-autocommit" in default  # Java's default, which the tool turns off unless told
+    assert dict(zip(default, default[1:]))["--assignment-strategy"] == java_clients.JAVA_ASSIGNORS
+    with pytest.raises(ValueError, match="one topic"):
+        java_clients.member_args("h:1", ["a", "b"], {"group.id": "g"}, "auto", file)
+
+
+def test_member_events_from_the_tools_json_lines():
+    assigned = (b'{"timestamp":1000,"name":"partitions_assigned",'
+                b'"partitions":[{"topic":"t","partition":0},{"topic":"t","partition":2}]}')
+    assert java_clients.member_events(assigned) == [
+        {"t": 1.0, "ev": "assigned", "tps": [["t", 0], ["t", 2]]}]
+    record = (b'{"timestamp":2000,"name":"record_data","key":null,"value":"17","topic":"t",'
+              b'"partition":2,"offset":5}')
+    assert java_clients.member_events(record) == [
+        {"t": 2.0, "ev": "consumed", "tp": ["t", 2], "o": 5, "v": "17"}]
+    failed = (b'{"timestamp":3000,"name":"offsets_committed","offsets":[{"topic":"t",'
+              b'"partition":2,"offset":6}],"error":"rebalancing","success":false}')
+    assert java_clients.member_events(failed)[0]["error"] == "rebalancing"
+    assert java_clients.member_events(b"Option --consumer.config has been deprecated") == []
+
+
+def test_perf_summary_lines_parse():
+    line = ("5000 records sent, 1998.401279 records/sec (0.19 MB/sec), 3.20 ms avg latency, "
+            "61.00 ms max latency, 2 ms 50th, 7 ms 95th, 21 ms 99th, 61 ms 99.9th.")
+    (m,) = java_clients.SUMMARY.findall(line)
+    assert m[0] == "5000" and m[1] == "" and m[6:] == ("2", "7", "21", "61")
+    metric = "producer-metrics:batch-size-avg:{client-id=perf-producer-client} : 1234.500"
+    assert java_clients.METRIC.findall(metric) == [
+        ("producer-metrics", "batch-size-avg", "client-id=perf-producer-client", "1234.500")]
