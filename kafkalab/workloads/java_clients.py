@@ -1,6 +1,6 @@
 """Kafka's own Java clients in the lab: the system-test tools of the kafka-tools jar, run as
 child processes from a Python dict of client settings, their JSON lines parsed into the records
-the librdkafka runs make (delivery.Record, clients.Write, group.Event), so that the same oracles
+the librdkafka runs make (feeds.Record, clients.Write, group.Event), so that the same oracles
 and plots serve both clients.
 
 - VerifiableProducer: produce() / JavaProducer, record i has the value "i" ("P.i" with a prefix);
@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .clients import Write
-from .delivery import Record
+from .feeds import Record
 from .java_process import JavaChild, lab_stem, properties
 
 if TYPE_CHECKING:
@@ -41,7 +41,7 @@ JAVA_ASSIGNORS = f"{ASSIGNORS['range']},{ASSIGNORS['cooperative-sticky']}"
 class JavaProduceRun:
     """A VerifiableProducer run: per record number (its value), what the producer was told.
 
-    records[i] is a delivery.Record with `done` in s since the JVM was started and `sent` NaN
+    records[i] is a feeds.Record with `done` in s since the JVM was started and `sent` NaN
     (the tool prints no send time); errors are the Java exceptions' class names.
     """
 

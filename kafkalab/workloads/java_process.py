@@ -13,8 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import LabError, LabTimeout
-from ..lab import children
-from ..lab import topology as S
+from ..lab import children, topology
 from ..waiting import wait_for
 
 if TYPE_CHECKING:
@@ -45,7 +44,8 @@ def properties(config: dict[str, Any]) -> str:
 def archive(tool: str) -> Path:
     """The class-data archive of one tool for the pinned Kafka and the lab's Java (shared by lanes)."""
     from ..lab.jvm import java_major, java_path
-    return S.CACHE_DIR / "cds" / f"{tool}-kafka{S.kafka_version()}-java{java_major(java_path())}.jsa"
+    name = f"{tool}-kafka{topology.kafka_version()}-java{java_major(java_path())}.jsa"
+    return topology.CACHE_DIR / "cds" / name
 
 
 def refusal(log: str) -> str | None:
@@ -76,9 +76,9 @@ class JavaChild:
         heap = [f"-Xms{heap_mb}m", f"-Xmx{heap_mb}m"] if measured else [f"-Xmx{heap_mb}m"]
         cmd = [java_path(), *heap, *(MEASURED if measured else QUICK), *COMMON, cds,
                f"-Dkafkalab.child={name}",  # marks the process as the lab's (children.reap)
-               f"-Dlog4j2.configurationFile={S.KAFKA_DIR / 'log4j2.xml'}",
+               f"-Dlog4j2.configurationFile={topology.KAFKA_DIR / 'log4j2.xml'}",
                f"-Dkafka.logs.dir={stem.parent / (stem.name + '-logs')}",
-               "-cp", f"{S.LIBS_DIR}/*", TOOLS + tool, *args]
+               "-cp", f"{topology.LIBS_DIR}/*", TOOLS + tool, *args]
         self.t0 = time.time()
         self.proc = children.run(cmd, stem, name, stdout=self.out)
         self._read = 0
@@ -162,4 +162,4 @@ class JavaChild:
 def lab_stem(lab: Lab, prefix: str) -> tuple[Path, str]:
     """A new stem under the lab's run directory, and the child's recorded name."""
     name = lab.unique(prefix)
-    return S.RUN_DIR / "java" / name, name
+    return topology.RUN_DIR / "java" / name, name
