@@ -13,8 +13,8 @@ import pytest
 import kafkalab
 from kafkalab import logfile, oracles
 from kafkalab.lab import children
-from kafkalab.workloads import clients, java_clients, rebalance, storage
-from kafkalab.workloads.group import Group
+from kafkalab.workloads import clients, feeds, java_clients, storage
+from kafkalab.workloads.group import Group, tps
 
 CONFIG = {"session.timeout.ms": 6000, "heartbeat.interval.ms": 1000, "max.poll.interval.ms": 6000}
 
@@ -58,8 +58,8 @@ def test_java_producer_keeps_javas_defaults(lab):
 
 def test_java_member_shares_a_group_with_a_librdkafka_member(lab):
     topic = lab.new_topic("test-java-group", partitions=4)
-    parts = rebalance.tps(topic, 4)
-    with rebalance.Feed(lab, topic, 100), \
+    parts = tps(topic, 4)
+    with feeds.Feed(lab, topic, 100), \
             Group(lab, [topic], {**CONFIG, "partition.assignment.strategy": "range"}) as g:
         g.add(client="java")
         g.add()
@@ -83,8 +83,8 @@ def test_java_member_shares_a_group_with_a_librdkafka_member(lab):
     {"group.protocol": "consumer"}], ids=["cooperative-sticky", "kip-848"])
 def test_java_member_gives_up_only_what_moves_to_a_librdkafka_newcomer(lab, settings):
     topic = lab.new_topic("test-java-coop", partitions=4)
-    parts = rebalance.tps(topic, 4)
-    with rebalance.Feed(lab, topic, 100), Group(lab, [topic], settings) as g:
+    parts = tps(topic, 4)
+    with feeds.Feed(lab, topic, 100), Group(lab, [topic], settings) as g:
         g.add(client="java")
         g.wait_owned(parts, [0], timeout=60)
         joined = g.now()
