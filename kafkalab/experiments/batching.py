@@ -1,4 +1,5 @@
-"""What batching saves the brokers: CPU time per megabyte, with and without batches."""
+"""What batching saves the brokers (CPU time per megabyte), and the batches librdkafka and the
+Java producer build at the same rate."""
 from __future__ import annotations
 
 import time
@@ -8,7 +9,8 @@ from typing import TYPE_CHECKING
 
 from ..probes import process
 from ..waiting import sleep_until
-from ..workloads.clients import ProduceRun, report_after, send, warmed_producer
+from ..workloads import java_clients
+from ..workloads.clients import ProduceRun, produce, report_after, send, warmed_producer
 
 if TYPE_CHECKING:
     from ..lab.cluster import Lab
@@ -77,3 +79,47 @@ def broker_cost(lab: Lab, topic: str, config: dict, records: int, size: int = 20
     idle = _broker_cpu(pids) - idle_from
     run = ProduceRun(dict(config), records, elapsed, latencies, dict(errors), [], reports, warmup)
     return BrokerCost(run, cpu, idle, run.delivered * size / 1e6)
+
+
+@dataclass
+class Batches:
+    """One client's paced run, reduced to what both clients report about their batches."""
+
+    client: str  # "librdkafka" or "Java"
+    config: dict
+    rate: float  # records/s the client achieved
+    requests_per_record: float
+    records_per_batch: float
+    bytes_per_batch: float
+    p50_ms: float
+    p99_ms: float
+    failed: int  # records not delivered
+
+
+def _librdkafka(lab: Lab, topic: str, config: dict, records: int, size: int, rate: int) -> Batches:
+    """A paced librdkafka run, counted from its statistics (produce requests, batchcnt, batchsize)."""
+    run = produce(lab, topic, config, records=records, size=size, rate=rate)
+    return Batches("librdkafka", dict(config), run.rate, run.produce_requests / run.sent,
+                   run.batch("batchcnt"), run.batch("batchsize"), run.percentile(50),
+                   run.percentile(99), sum(run.errors.values()))
+
+
+def _java(lab: Lab, topic: str, config: dict, records: int, size: int, rate: int) -> Batches:
+    """A paced ProducerPerformance run, counted from the producer's own metrics."""
+    # The first fifth warms the JIT; the latency percentiles are the remaining records'.
+    run = java_clients.perf(lab, topic, config, records, size=size, throughput=rate,
+                            warmup=records // 5)
+    per_request = run.metric("records-per-request-avg")
+    latency = run.steady or run.whole
+    # One partition: each request carries one batch (a request holds at most one per partition).
+    return Batches("Java", dict(config), run.whole.records_per_s, 1 / per_request, per_request,
+                   run.metric("batch-size-avg"), latency.p50_ms, latency.p99_ms, run.errors)
+
+
+def both_clients(lab: Lab, topic: str, configs: dict[str, dict], records: int = 15_000,
+                 size: int = 1000, rate: int = 15_000) -> dict[str, dict[str, Batches]]:
+    """Each labelled config through librdkafka, then the Java producer, at the same rate and
+    record size to the same one-partition topic: {label: {"librdkafka": ..., "Java": ...}}."""
+    return {label: {"librdkafka": _librdkafka(lab, topic, cfg, records, size, rate),
+                    "Java": _java(lab, topic, cfg, records, size, rate)}
+            for label, cfg in configs.items()}
