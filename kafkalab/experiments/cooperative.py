@@ -30,6 +30,7 @@ class ScaleOut:
     handed_s: dict[TP, float] = field(default_factory=dict)  # when the newcomer got each of its own
     from_member: dict[TP, int] = field(default_factory=dict)  # who held those before the join
     stall_s: float = 0.0  # member 0 was stuck in one record for this long from the join on
+    clients: tuple[str, ...] = ()  # each member's client, the newcomer last (all librdkafka if empty)
 
     @property
     def paused(self) -> set[TP]:
@@ -51,9 +52,15 @@ class ScaleOut:
 
 
 def scale_out(lab: Lab, assignor: str, members: int = 3, partitions: int = 12,
-              rate: float = 300, stall_s: float = 0.0) -> ScaleOut:
+              rate: float = 300, stall_s: float = 0.0, clients: tuple[str, ...] = (),
+              java_config: dict | None = None) -> ScaleOut:
     """Run `members` members on a topic with `partitions`, then add one; measure the change.
-    With stall_s, member 0 is stuck in one record for that long from the moment of the join."""
+    With stall_s, member 0 is stuck in one record for that long from the moment of the join;
+    `clients` names each member's client ("librdkafka" or "java"), the newcomer's last; the Java
+    members take java_config over the group's settings."""
+    if clients and len(clients) != members + 1:
+        raise ValueError(f"clients = {clients}: one per member and one for the newcomer")
+    client = list(clients or ["librdkafka"] * (members + 1))
     topic = lab.new_topic("scale-out", partitions=partitions)
     parts = tps(topic, partitions)
     config = config_for(assignor)
@@ -62,15 +69,18 @@ def scale_out(lab: Lab, assignor: str, members: int = 3, partitions: int = 12,
         # the stuck member is waited for rather than removed.
         config["max.poll.interval.ms"] = int((stall_s + 10) * 1000)
     with Feed(lab, topic, rate), Group(lab, [topic], config) as g:
-        for _ in range(members):
-            g.add()
+        def add(i: int) -> None:
+            g.add(java_config if client[i] == "java" else None, client=client[i])
+
+        for i in range(members):
+            add(i)
         settled(g, parts)
         sleep_until(time.monotonic() + 0.5)  # a steady state before the change
         before = g.owners()
         at = g.now()
         if stall_s:
             g.stall(0, stall_s)
-        g.add()
+        add(members)
         # A member of the new protocol may release its share a heartbeat or more after the
         # others: a quiet second alone can come before the last partition has moved.
         settled(g, parts, balanced=True)
@@ -87,18 +97,24 @@ def scale_out(lab: Lab, assignor: str, members: int = 3, partitions: int = 12,
         run = ScaleOut(assignor, members, at, end, ownership_gaps(g, at, end), moved,
                        [len(e.tps) for e in changes if e.member == members and e.ev == "assigned"],
                        [e.t - at for e in changes if e.ev == "revoked" and e.tps], g, handed,
-                       {tp: before[tp] for tp in handed if tp in before}, stall_s)
+                       {tp: before[tp] for tp in handed if tp in before}, stall_s, tuple(clients))
     return run
 
 
-def scale_outs(lab: Lab, assignors: tuple[str, ...], repeats: int = 3) -> dict[str, list[ScaleOut]]:
+def scale_outs(lab: Lab, assignors: tuple[str, ...], repeats: int = 3,
+               mixed: tuple[str, ...] = ()) -> dict[str, list[ScaleOut]]:
     """scale_out under each assignor, side by side, `repeats` times: pauses vary with where
-    each member's heartbeat falls, so one run says little about their length."""
+    each member's heartbeat falls, so one run says little about their length. With `mixed`
+    (each member's client, the newcomer's last), one cooperative-sticky group of those clients
+    runs beside the first set, under the key "mixed"."""
     out: dict[str, list[ScaleOut]] = {a: [] for a in assignors}
-    for _ in range(repeats):
-        runs = side_by_side({a: lambda a=a: scale_out(lab, a) for a in assignors})
-        for a in assignors:
-            out[a].append(runs[a])
+    for n in range(repeats):
+        todo = {a: lambda a=a: scale_out(lab, a) for a in assignors}
+        if mixed and n == 0:
+            todo["mixed"] = lambda: scale_out(lab, "cooperative-sticky", clients=mixed)
+        runs = side_by_side(todo)
+        for a, r in runs.items():
+            out.setdefault(a, []).append(r)
     return out
 
 
@@ -144,3 +160,13 @@ def restart_member(lab: Lab, static: bool = False, partitions: int = 6, rate: fl
         rebalances = sum(1 for e in g.events() if e.member == 1 and e.t >= at and e.ev == "revoked")
     gone = (regained[0] - at) if regained else float("nan")
     return Restart(bool(config(0).get("group.instance.id")), others, got == had, gone, rebalances, g)
+
+
+def scale_out_trio(lab: Lab, java_config: dict) -> dict[str, ScaleOut]:
+    """Three 3 -> 4 scale-outs side by side: librdkafka cooperative-sticky, librdkafka range, and
+    three Java members (java_config over cooperative-sticky) with a librdkafka newcomer."""
+    java = ("java", "java", "java", "librdkafka")
+    return side_by_side({
+        "cooperative-sticky": lambda: scale_out(lab, "cooperative-sticky"),
+        "range": lambda: scale_out(lab, "range"),
+        "java": lambda: scale_out(lab, "cooperative-sticky", clients=java, java_config=java_config)})
