@@ -194,13 +194,12 @@ def judge_restart(run) -> None:
 
 
 @checker
-def check_cooperative_predictions(lab: Lab, paused: int, given_up: int) -> None:
-    """Pass when both numbers match a cooperative-sticky scale-out from 3 to 4 members: the
-    partitions that paused, and what each old member's revoke callbacks gave up."""
-    from ...experiments import cooperative
+def check_cooperative_predictions(run, paused: int, given_up: int) -> None:
+    """Pass when both numbers match `run`, a cooperative-sticky scale-out from 3 to 4 members:
+    the partitions that paused, and what each old member's revoke callbacks gave up."""
     _whole("paused", paused, low=0)
     _whole("given_up", given_up, low=0)
-    judge_cooperative(cooperative.scale_out(lab, "cooperative-sticky"), paused, given_up)
+    judge_cooperative(run, paused, given_up)
 
 
 def judge_cooperative(run, paused: int, given_up: int) -> None:
@@ -216,11 +215,10 @@ def judge_cooperative(run, paused: int, given_up: int) -> None:
 
 
 @checker
-def check_eager_first_assignment(lab: Lab, first: int) -> None:
-    """Pass when `first` is the newcomer's first assignment in an eager 3 -> 4 scale-out."""
-    from ...experiments import cooperative
+def check_eager_first_assignment(run, first: int) -> None:
+    """Pass when `first` is the newcomer's first assignment in `run`, an eager 3 -> 4 scale-out."""
     _whole("first", first, low=0)
-    judge_eager_first(cooperative.scale_out(lab, "range"), first)
+    judge_eager_first(run, first)
 
 
 def judge_eager_first(run, first: int) -> None:
@@ -229,3 +227,23 @@ def judge_eager_first(run, first: int) -> None:
         raise AssertionError(f"the newcomer's first assignment held {run.newcomer[0]} "
                              f"partitions, not {first}")
     print(f"Correct: {run.newcomer[0]} at once; {len(run.paused)} partitions paused meanwhile.")
+
+
+@checker
+def check_java_defaults(run, paused: int, first: int) -> None:
+    """Pass when both numbers match `run`, a 3 -> 4 scale-out of Java members at their default
+    assignors and a cooperative-sticky librdkafka newcomer: partitions paused, and the size of
+    the newcomer's first assignment."""
+    _whole("paused", paused, low=0)
+    _whole("first", first, low=0)
+    judge_java_defaults(run, paused, first)
+
+
+def judge_java_defaults(run, paused: int, first: int) -> None:
+    """Pass when `paused` and `first` are what the mixed scale-out measured."""
+    if paused != len(run.paused):
+        raise AssertionError(f"{len(run.paused)} partitions paused, not {paused}")
+    if first != run.newcomer[0]:
+        raise AssertionError(f"the newcomer's first assignment held {run.newcomer[0]} "
+                             f"partitions, not {first}")
+    print(f"Correct: {len(run.paused)} paused; the newcomer's assignments {run.newcomer}.")
