@@ -9,9 +9,13 @@ from typing import TYPE_CHECKING
 from .. import oracles
 from ..lab import topology
 from ..workloads.clients import Write, high_watermark, pace, producer, read_partition, write_one
+from ..workloads.java_clients import JavaProducer
 
 if TYPE_CHECKING:
     from ..lab.cluster import Lab
+
+
+JAVA_GRACE_S = 0.25  # see leader_loss_trials: answers this soon after the pause began
 
 
 @dataclass
@@ -44,9 +48,12 @@ def leader_loss_trial(lab: Lab, config: dict, replication_factor: int = 3,
 
 def leader_loss_trials(lab: Lab, configs: dict[str, dict], replication_factor: int = 3,
                        min_insync_replicas: int = 2, records: int = 300,
-                       lag_s: float = 1.0) -> dict[str, LossTrial]:
+                       lag_s: float = 1.0, java: dict[str, dict] | None = None
+                       ) -> dict[str, LossTrial]:
     """leader_loss_trial with one producer per config, side by side on one topic: each writes
-    `records` records of its own through the same pause and the same dead leader."""
+    `records` records of its own through the same pause and the same dead leader; each `java`
+    config adds a Java producer sending records/lag_s per second from before the pause until
+    the new leader has answered."""
     lab.require_own("a leader-failure trial (it kills brokers)")
     if not 0 < lag_s <= topology.max_pause_s():
         raise ValueError(f"lag_s = {lag_s}: use 0-{topology.max_pause_s():g} s, below the "
@@ -57,6 +64,7 @@ def leader_loss_trials(lab: Lab, configs: dict[str, dict], replication_factor: i
     leader = lab.leader(topic)
     followers = lab.followers(topic)
     producers = {k: producer(lab, {"message.timeout.ms": 30000, **c}) for k, c in configs.items()}
+    java = java or {}
     acked: dict[str, set[bytes]] = {k: set() for k in configs}
     acked_at: dict[str, list[float]] = {k: [] for k in configs}
     errors: dict[str, dict[str, int]] = {k: {} for k in configs}
@@ -74,24 +82,34 @@ def leader_loss_trials(lab: Lab, configs: dict[str, dict], replication_factor: i
         p.produce(topic, f"{k}warm-up".encode())  # connect and learn the leader before the
         p.flush(30)                                 # pause, so the timed records leave while it lasts
     *others, last = producers.values()
+    runs = {}
     try:
-        with contextlib.ExitStack() as stack:
-            for f in followers:
-                stack.enter_context(lab.paused(f))
-            start = time.monotonic()
-            for i in range(records):
-                for k, p in producers.items():
-                    p.produce(topic, f"{k}record-{i}".encode(), on_delivery=reporter(k))
-                for p in others:
-                    p.poll(0)
-                pace(last, start + (i + 1) * lag_s / records)
-            lab.kill(leader)
-        resumed = time.monotonic()  # the followers run again from here
-        if followers:
-            lab.wait_for(lambda: lab.leader(topic) not in (-1, leader), 30,
-                         f"a follower of {topic} to take over from broker {leader}")
-            for p in producers.values():
-                p.flush(40)
+        with contextlib.ExitStack() as javas:
+            # Started before the pause: a JVM needs a second or more to start, and its records
+            # sent before the pause reach every replica, so only those of the pause are at stake.
+            started = {k: javas.enter_context(JavaProducer(
+                lab, topic, c, throughput=max(1, round(records / lag_s)), prefix=n))
+                for n, (k, c) in enumerate(java.items())}
+            with contextlib.ExitStack() as stack:
+                for f in followers:
+                    stack.enter_context(lab.paused(f))
+                paused_wall = time.time()  # the Java tool stamps its answers in wall-clock time
+                start = time.monotonic()
+                for i in range(records):
+                    for k, p in producers.items():
+                        p.produce(topic, f"{k}record-{i}".encode(), on_delivery=reporter(k))
+                    for p in others:
+                        p.poll(0)
+                    pace(last, start + (i + 1) * lag_s / records)
+                lab.kill(leader)
+            resumed, resumed_wall = time.monotonic(), time.time()  # the followers run again
+            if followers:
+                lab.wait_for(lambda: lab.leader(topic) not in (-1, leader), 30,
+                             f"a follower of {topic} to take over from broker {leader}")
+                for p in producers.values():
+                    p.flush(40)
+            # SIGTERM: each Java producer closes, which waits for the answers still due.
+            runs = {k: (p.stop(), p.child.t0) for k, p in started.items()}
     finally:
         if lab.state(leader) == "down":
             lab.start(leader)
@@ -103,6 +121,14 @@ def leader_loss_trials(lab: Lab, configs: dict[str, dict], replication_factor: i
         gone = oracles.lost(acked[k], kept)
         trials[k] = LossTrial(dict(configs[k]), leader, len(acked[k]), len(acked[k]) - len(gone),
                               len(gone), errors[k], sum(t < resumed for t in acked_at[k]))
+    for k, (run, t0) in runs.items():
+        gone = oracles.lost(run.acknowledged, kept)
+        # A batch the followers fetched just before the pause may be answered just after it:
+        # those first JAVA_GRACE_S seconds do not count as the pause.
+        in_pause = sum(r.delivered and paused_wall + JAVA_GRACE_S <= t0 + r.done < resumed_wall
+                       for r in run.records)
+        trials[k] = LossTrial(dict(java[k]), leader, len(run.acknowledged),
+                              len(run.acknowledged) - len(gone), len(gone), run.errors, in_pause)
     return trials
 
 
