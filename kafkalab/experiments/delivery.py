@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections import Counter
 from contextlib import ExitStack
@@ -13,6 +14,7 @@ from ..lab import kafka_clients, topology
 from ..waiting import sleep_until
 from ..workloads.clients import pace, produce_requests, producer, read_partition, write_one
 from ..workloads.feeds import Record, Steady, sender
+from ..workloads.java_clients import JavaProducer, JavaProduceRun, number
 from ..workloads.together import side_by_side
 
 if TYPE_CHECKING:
@@ -30,6 +32,8 @@ class Outage:
     back_at: float  # partition has a leader again
     rate: float = 0.0  # records per second achieved
     topic: str = ""  # the RF=1 topic written to
+    client: str = "librdkafka"  # or "java": then `sent` is NaN and waited_ms says the age
+    waited_ms: list[float] = field(default_factory=list)  # Java: per expired record, its batch's age
 
     def outcomes(self) -> Counter:
         """How many records ended each way ('delivered' or the error name)."""
@@ -44,9 +48,11 @@ def outage(lab: Lab, config: dict, outage_s: float = 6.0, before_s: float = 1.0,
 
 
 def outages(lab: Lab, configs: dict[str, dict], outage_s: float = 6.0, before_s: float = 1.0,
-            after_s: float = 2.0, rate: float = 50.0) -> dict[str, Outage]:
+            after_s: float = 2.0, rate: float = 50.0,
+            java: dict[str, dict] | None = None) -> dict[str, Outage]:
     """One producer per config, each sending at `rate`/s to one new RF=1 topic, through the
-    same outage of its single replica (down for `outage_s` s)."""
+    same outage of its single replica (down for `outage_s` s); each `java` config adds a Java
+    producer at the same rate, started before the others (client "java" in its Outage)."""
     lab.require_own("an outage (it kills a broker)")
     if not 0 < outage_s <= 60 or rate <= 0:
         raise ValueError(f"outage_s = {outage_s}: use 0-60 s; rate = {rate}/s must be positive")
@@ -54,6 +60,9 @@ def outages(lab: Lab, configs: dict[str, dict], outage_s: float = 6.0, before_s:
     broker = lab.leader(topic)
     producers = {label: producer(lab, config) for label, config in configs.items()}
     with ExitStack() as senders:
+        javas = {label: senders.enter_context(JavaProducer(lab, topic, config,
+                                                           throughput=round(rate), prefix=n))
+                 for n, (label, config) in enumerate((java or {}).items())}
         steady = {label: senders.enter_context(Steady(p, topic, rate))
                   for label, p in producers.items()}
         t0 = min(s.t0 for s in steady.values())
@@ -64,10 +73,25 @@ def outages(lab: Lab, configs: dict[str, dict], outage_s: float = 6.0, before_s:
         lab.wait_for(lambda: lab.leader(topic) == broker, 60, f"broker {broker} to lead {topic}")
         back_at = time.monotonic()
         sleep_until(back_at + after_s)
+        runs = {label: (p.stop(), p.child.t0) for label, p in javas.items()}
     for label, p in producers.items():
         p.flush(float(configs[label].get("message.timeout.ms", 300000)) / 1000 + 10)
-    return {label: Outage(dict(configs[label]), s.records, killed_at - s.t0, restart_at - s.t0,
-                          back_at - s.t0, s.rate, topic) for label, s in steady.items()}
+    out = {label: Outage(dict(configs[label]), s.records, killed_at - s.t0, restart_at - s.t0,
+                         back_at - s.t0, s.rate, topic) for label, s in steady.items()}
+    wall = time.time() - time.monotonic()  # wall clock minus monotonic, to align the JVM's times
+    for label, (run, jvm_t0) in runs.items():
+        shift = jvm_t0 - wall - t0  # the JVM's start on the senders' clock (s after t0)
+        records = [Record(r.sent, r.done + shift, r.error, r.partition) for r in run.records]
+        out[label] = Outage(dict(java[label]), records, killed_at - t0, restart_at - t0,
+                            back_at - t0, 0.0, topic, "java", expired_ms(run))
+    return out
+
+
+def expired_ms(run: JavaProduceRun) -> list[float]:
+    """Per record the Java producer expired, how old its batch was then (from the message
+    Sender writes: "... N ms has passed since batch creation")."""
+    ages = (re.search(r"(\d+) ms has passed since batch creation", m) for m in run.failures.values())
+    return [float(a.group(1)) for a in ages if a]
 
 
 @dataclass
@@ -81,6 +105,7 @@ class RetryRun(oracles.Numbered):
     topic: str = ""
     produce_requests: int = 0  # produce requests the client sent, retries included
     failed_tries: int = 0  # batches answered with an error, then retried or failed (debug=msg)
+    java: RetryRun | None = None  # a Java producer through the same stall (its records numbered)
 
     @property
     def sent(self) -> int:
@@ -100,7 +125,7 @@ class RetryRun(oracles.Numbered):
 
 
 def stalled(lab: Lab, config: dict, stall: str = "follower", records: int = 400,
-            stall_s: float = 1.5) -> RetryRun:
+            stall_s: float = 1.5, java: dict | None = None) -> RetryRun:
     """Send `records` while one broker of a new RF=3 topic is paused for `stall_s` seconds.
 
     stall="follower": with acks=all the leader appends each batch but cannot acknowledge it
@@ -123,21 +148,38 @@ def stalled(lab: Lab, config: dict, stall: str = "follower", records: int = 400,
     p.produce(topic, b"warm-up")  # connect before the stall
     p.flush(10)
     done: list[Record] = []
-    t0 = time.monotonic()
-    send = sender(p, topic, t0, done)
-    with lab.paused(victim):
-        paused_at = time.monotonic() - t0
-        for i in range(records):
-            send(f"{i}".encode())
-            pace(p, t0 + paused_at + (i + 1) * stall_s / records)
-    resumed_at = time.monotonic() - t0
-    p.flush(60)
+    with ExitStack() as stack:
+        jp = None if java is None else stack.enter_context(JavaProducer(
+            lab, topic, java, records, throughput=max(1, round(records / stall_s)), prefix=0))
+        t0 = time.monotonic()
+        send = sender(p, topic, t0, done)
+        with lab.paused(victim):
+            paused_at = time.monotonic() - t0
+            for i in range(records):
+                send(f"{i}".encode())
+                pace(p, t0 + paused_at + (i + 1) * stall_s / records)
+        resumed_at = time.monotonic() - t0
+        p.flush(60)
+        jrun = None if jp is None else jp.wait(60)
     pace(p, time.monotonic() + 0.5)  # one more statistics report, after the last answer
-    stored = [int(v) for v in read_partition(lab, topic, keep_copies=True) if v != b"warm-up"]
+    values = [v for v in read_partition(lab, topic, keep_copies=True) if v != b"warm-up"]
+    stored = [int(v) for v in values if b"." not in v]  # Java's values are "0.<number>"
     requests = max((produce_requests(r) for r in reports), default=0)
     logger.handlers.clear()
-    return RetryRun(dict(config), done, (paused_at, resumed_at), stored, topic, requests,
-                    len(errors.sent))
+    run = RetryRun(dict(config), done, (paused_at, resumed_at), stored, topic, requests,
+                   len(errors.sent))
+    if jp is not None and jrun is not None:
+        run.java = RetryRun(dict(java), jrun.records, run.stall,
+                            [number(v) for v in values if b"." in v], topic,
+                            failed_tries=_java_error_responses(jp))
+    return run
+
+
+def _java_error_responses(p: JavaProducer) -> int:
+    """Produce responses with an error that the Java producer logged as retried (Sender's WARN)."""
+    log = p.stem.parent / (p.stem.name + "-logs") / "server.log"
+    text = log.read_text(errors="replace") if log.exists() else ""
+    return text.count("Got error produce response")
 
 
 class _RequestLog(logging.Handler):
