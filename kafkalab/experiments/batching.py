@@ -116,7 +116,7 @@ def _java(lab: Lab, topic: str, config: dict, records: int, size: int, rate: int
                    run.metric("batch-size-avg"), latency.p50_ms, latency.p99_ms, run.errors)
 
 
-def both_clients(lab: Lab, topic: str, configs: dict[str, dict], records: int = 15_000,
+def both_clients(lab: Lab, topic: str, configs: dict[str, dict], records: int = 10_000,
                  size: int = 1000, rate: int = 15_000) -> dict[str, dict[str, Batches]]:
     """Each labelled config through librdkafka, then the Java producer, at the same rate and
     record size to the same one-partition topic: {label: {"librdkafka": ..., "Java": ...}}."""
