@@ -2,14 +2,16 @@
 fenced, and an oracle that counts every input in the output and in the side-effect file."""
 from __future__ import annotations
 
+import os
 import signal
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .. import oracles
+from .. import logfile, oracles
 from ..errors import LabError
 from ..waiting import wait_for
+from ..workloads import java_clients, storage
 from ..workloads.clients import assign_from_start, consumer, fill
 from ..workloads.processors import MODES, Processors
 
@@ -144,3 +146,89 @@ def zombie(lab: Lab, records: int = 400, partitions: int = 3) -> Zombie:
                      len(ps.events(a, "committed")) - before)
     out.committed = read_output(lab, dst, inputs, "read_committed", partitions)
     return out
+
+
+@dataclass
+class JavaCopy:
+    """Kafka's Java TransactionalMessageCopier killed mid-run, then restarted with the same
+    transactional.id and group, copying a one-partition input to a one-partition output."""
+
+    inputs: int
+    killed_after: int  # records the first copier had committed when it was killed
+    batches: list[logfile.Batch] = field(default_factory=list)  # the output's log, on its leader
+    committed: Output | None = None
+    uncommitted: Output | None = None
+
+    def transactions(self) -> list[tuple[str, list[int], int]]:
+        """Per transaction in log order: its marker (COMMIT or ABORT), the producer epochs of
+        its data batches, and the marker's own epoch."""
+        found, epochs = [], []
+        for b in self.batches:
+            if not b.is_control:
+                epochs.append(b.producer_epoch)
+            elif b.records and b.records[0].control:
+                found.append((b.records[0].control[0], epochs, b.producer_epoch))
+                epochs = []
+        return found
+
+
+def java_copy(lab: Lab, records: int = 1000, transaction_size: int = 50, kill_after: int = 150,
+              transaction_timeout_ms: int = 2000) -> JavaCopy:
+    """Copy `records` with a Java copier, SIGKILL it mid-transaction once it has committed
+    kill_after records, let a new one with the same transactional.id finish, and decode the output's log."""
+    src = lab.new_topic("java-copy-in", partitions=1)
+    dst = lab.new_topic("java-copy-out", partitions=1)
+    fill(lab, src, records, size=8)
+    inputs = {f"{i:08d}" for i in range(records)}
+    txn, group = lab.unique("java-txn"), lab.unique("java-copier")
+    # The restarted copier asks for its group's offsets before initTransactions, and the offsets
+    # the killed one left pending hold that answer until its transaction times out: keep it short.
+    settings = {"transaction_size": transaction_size, "transaction_timeout_ms": transaction_timeout_ms}
+    with java_clients.Copier(lab, src, dst, txn, group, **settings) as first:
+        # Kill it mid-transaction, not between two nor while a commit is on its way.
+        # Watched while it runs, frozen the moment its open transaction shows in the output.
+        wait_for(lambda: not first.child.alive() or first.processed() >= kill_after and
+                 _open_in(lab, dst) and _frozen_mid_transaction(lab, first.child.proc.pid, dst),
+                 60, f"the Java copier to commit {kill_after} records and be caught "
+                 "mid-transaction", interval=0)
+        if not first.child.alive():
+            raise LabError(f"the Java copier ended (copied {first.processed()} of {records}) "
+                           "before it was caught mid-transaction")
+        os.kill(first.child.proc.pid, signal.SIGKILL)  # still frozen: nothing it began can end
+        first.kill()
+        run = JavaCopy(records, first.processed())
+    with java_clients.Copier(lab, src, dst, txn, group, timeout=60, **settings) as second:
+        second.wait(120)
+    # The last COMMIT marker reaches the output a moment after the copier's commit returns.
+    run.committed = wait_for(lambda: (o := read_output(lab, dst, inputs, "read_committed", 1))
+                             .missing == 0 and o, 30, f"every input copied to {dst} (read_committed)",
+                             interval=0.2)
+    run.uncommitted = read_output(lab, dst, inputs, "read_uncommitted", partitions=1)
+    run.batches = [b for seg in storage.segments(lab, dst, 0) for b in logfile.read_segment(seg.log)]
+    return run
+
+
+def _frozen_mid_transaction(lab: Lab, pid: int, topic: str, settle_s: float = 1.5) -> bool:
+    """SIGSTOP the process; True (left frozen) when a transaction of its stays open in the topic
+    for settle_s, so no commit of its was on the way; otherwise SIGCONT and False."""
+    os.kill(pid, signal.SIGSTOP)
+    deadline = time.monotonic() + settle_s
+    while time.monotonic() < deadline:
+        if not _open_in(lab, topic):
+            os.kill(pid, signal.SIGCONT)
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def _open_in(lab: Lab, topic: str) -> bool:
+    """True when partition 0 of the topic holds records of a transaction still open (its high
+    watermark is ahead of its last stable offset)."""
+    from confluent_kafka import IsolationLevel, TopicPartition
+    from confluent_kafka.admin import OffsetSpec
+    tp = TopicPartition(topic, 0)
+    admin = lab.admin
+    ends = [admin.list_offsets({tp: OffsetSpec.latest()}, isolation_level=level,
+                               request_timeout=5)[tp].result().offset
+            for level in (IsolationLevel.READ_UNCOMMITTED, IsolationLevel.READ_COMMITTED)]
+    return ends[0] > ends[1]

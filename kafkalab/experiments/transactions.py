@@ -321,3 +321,54 @@ def open_transaction(lab: Lab, timeout_ms: int = 60000, commit_after_s: float | 
         if silent is not None:
             silent.__exit__(None, None, None)
     return run
+
+
+@dataclass
+class DefaultReads:
+    """What one consumer of each client, neither told an isolation.level, read from a topic."""
+
+    topic: str
+    got: dict[str, list[tuple[int, int, str]]]  # client -> (partition, offset, value) consumed
+
+    def values(self, client: str, partition: int | None = None) -> list[str]:
+        """The values the client consumed (of one partition, or all), in consumption order."""
+        return [v for p, _, v in self.got[client] if partition in (None, p)]
+
+
+def default_reads(lab: Lab, topic: str, partitions: int = 3) -> DefaultReads:
+    """A Java consumer (VerifiableConsumer, alone in a group) and a librdkafka consumer (this
+    process, every partition assigned), both with their clients' default isolation.level, read
+    the topic from its start until each has passed the last data record of every partition (the
+    topic must end with a committed transaction, or a read_committed reader never gets there)."""
+    from ..workloads.group import Group
+    last = {}
+    for p in range(partitions):
+        batches = decoded(lab, topic, p)
+        if not batches or not batches[-1].is_control or batches[-1].records[0].control[0] != "COMMIT":
+            raise ValueError(f"{topic}-{p} does not end with a COMMIT marker")
+        last[p] = max(b.last_offset for b in batches if not b.is_control)
+
+    def passed_the_end(got: list[tuple[int, int, str]]) -> bool:
+        reached: dict[int, int] = {}
+        for p, offset, _ in got:
+            reached[p] = max(reached.get(p, -1), offset)
+        return all(reached.get(p, -1) >= last[p] for p in range(partitions))
+    got: dict[str, list[tuple[int, int, str]]] = {"java": [], "librdkafka": []}
+    with Group(lab, [topic], {}) as g:
+        g.add(client="java")
+        c = consumer(lab)  # librdkafka's defaults, but for a group id and no commits
+        assign_from_start(c, topic, range(partitions))
+
+        def librdkafka_passed() -> bool:
+            got["librdkafka"] += [(m.partition(), m.offset(), m.value().decode())
+                                  for m in c.consume(500, 0.1) if m.error() is None]
+            return passed_the_end(got["librdkafka"])
+        try:
+            wait_for(librdkafka_passed, 30, f"the librdkafka consumer to read {topic} to its last "
+                     "data record", interval=0)
+        finally:
+            c.close()
+        wait_for(lambda: passed_the_end([(e.tp[1], e.offset, e.value) for e in g.consumed()]), 60,
+                 f"the Java consumer to read {topic} to its last data record", interval=0.1)
+        got["java"] = [(e.tp[1], e.offset, e.value) for e in g.consumed()]
+    return DefaultReads(topic, got)
