@@ -1,5 +1,6 @@
 """Figures of the exactly-once chapter (13): retried batches with and without idempotence, the
-log of a transaction, the last stable offset, and the copies a crashing processor leaves."""
+log of a transaction, the last stable offset, the copies a crashing processor leaves, and the
+producer epoch per transaction of each client."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -95,6 +96,24 @@ def crash_copies(runs: dict[str, CrashRun]):
     ax.set_ylabel("extra copies of inputs (beyond the first)")
     ax.legend(fontsize=8)
     ax.set_title("A processor killed mid-batch: copies after the restarts")
+    fig.tight_layout()
+    return fig
+
+
+@shown
+def epochs(runs: dict[str, list[list[int]]]):
+    """Per client: the producer epochs of each transaction's data batches, transaction by transaction."""
+    fig, ax = plt.subplots(figsize=(7.5, 2.8))
+    for label, per_txn in runs.items():
+        xs = [n for n, es in enumerate(per_txn) for _ in es]
+        ys = [e for es in per_txn for e in es]
+        ax.plot(xs, ys, "o-", ms=4, label=label)
+    ax.set_xlabel("transaction (in log order)")
+    ax.set_ylabel("producer epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.legend(fontsize=8)
+    ax.set_title("The producer epoch of each transaction's records")
     fig.tight_layout()
     return fig
 

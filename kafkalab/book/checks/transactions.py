@@ -1,4 +1,5 @@
-"""Exercise checkers for chapter 13: exactly-once processing, markers, the last stable offset."""
+"""Exercise checkers for chapter 13: exactly-once processing, markers, the last stable offset,
+and what each client's consumer reads with its defaults."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -8,7 +9,7 @@ from .common import _settings, _whole, checker
 
 if TYPE_CHECKING:
     from ...experiments.eos import CrashRun
-    from ...experiments.transactions import Marked
+    from ...experiments.transactions import DefaultReads, Marked
     from ...lab.cluster import Lab
 
 ISOLATION = ("read_committed", "read_uncommitted")
@@ -98,3 +99,47 @@ def judge_release(run, within_s: float, slack_s: float = 0.0) -> None:
                              f"longer than {within_s:g} s")
     print(f"Correct: the coordinator aborted the silent transaction; readers moved on after "
           f"{run.released_at - run.begun_at:.1f} s.")
+
+
+@checker
+def check_default_reads(lab: Lab, run: Marked, java_records: int, librdkafka_records: int) -> None:
+    """Read the run's topic with a Java and a librdkafka consumer, each with its client's
+    defaults; pass when the predicted numbers of records each received are right."""
+    from ...experiments.transactions import default_reads
+    _whole("java_records", java_records, low=0)
+    _whole("librdkafka_records", librdkafka_records, low=0)
+    judge_default_reads(default_reads(lab, run.topic, len(run.logs)), java_records,
+                        librdkafka_records, markers=sum(len(run.markers(p)) for p in run.logs))
+
+
+def judge_default_reads(reads: DefaultReads, java_records: int, librdkafka_records: int,
+                        markers: int = 0) -> None:
+    """Pass when the predicted counts are the records each client's consumer received; `markers`
+    (control records in the topic) names a prediction that counted them."""
+    got = {"java": len(reads.values("java")), "librdkafka": len(reads.values("librdkafka"))}
+    said = {"java": java_records, "librdkafka": librdkafka_records}
+    if said == got:
+        print(f"Correct: the Java consumer received {got['java']} records (its default is "
+              f"read_uncommitted, aborted records included), librdkafka's {got['librdkafka']} "
+              "(its default is read_committed).")
+        return
+    hints = {"java": "the Java consumer's default isolation.level is read_uncommitted: it gets the "
+                     "aborted transaction's records too (ConsumerConfig.DEFAULT_ISOLATION_LEVEL)",
+             "librdkafka": "librdkafka's default isolation.level is read_committed: it skips the "
+                           "aborted transaction's records"}
+    wrong = []
+    for client in ("java", "librdkafka"):
+        if said[client] == got[client]:
+            continue
+        other = "librdkafka" if client == "java" else "java"
+        if markers and said[client] == got[client] + markers:
+            why = "markers take offsets but are never handed to a consumer"
+        elif said[client] == got[other]:
+            why = hints[client]
+        elif said[client] < got[client]:
+            why = hints["java"] if client == "java" else "it still gets every committed record"
+        else:
+            why = hints["librdkafka"] if client == "librdkafka" else \
+                "each data record in the log reaches it once, and nothing else does"
+        wrong.append(f"the {client} consumer received {got[client]} records, not {said[client]}: {why}")
+    raise AssertionError("; ".join(wrong))
