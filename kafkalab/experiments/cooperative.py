@@ -125,7 +125,7 @@ class Restart:
     static: bool
     others_changes: int  # assign/revoke callbacks the other members got during the restart
     same_partitions: bool  # the returning member got back what it had
-    gone_s: float  # seconds between its close and its return to its partitions
+    gone_s: float  # seconds between its close and its first assignment after it
     rebalances: int = 0  # revoke callbacks member 1 got: one per eager rebalance it went through
     group: Group | None = None
 
