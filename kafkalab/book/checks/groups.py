@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ...errors import LabError
 from .common import _settings, _whole, checker
 
 if TYPE_CHECKING:
@@ -199,7 +200,21 @@ def check_cooperative_predictions(run, paused: int, given_up: int) -> None:
     the partitions that paused, and what each old member's revoke callbacks gave up."""
     _whole("paused", paused, low=0)
     _whole("given_up", given_up, low=0)
+    _settled_evenly(run)
     judge_cooperative(run, paused, given_up)
+
+
+def _settled_evenly(run) -> None:
+    """Raise LabError unless the scale-out ended with every member holding its even share (a
+    member that dropped out on a slow machine changes every count the reader predicts)."""
+    if run is None or run.group is None:
+        return
+    held: dict[int, int] = {}
+    for member in run.group.owners().values():
+        held[member] = held.get(member, 0) + 1
+    if len(held) != run.members_before + 1 or max(held.values()) - min(held.values()) > 1:
+        raise LabError(f"the scale-out did not end with {run.members_before + 1} members sharing "
+                       f"the partitions evenly (held: {held}); run the cell that made it again")
 
 
 def judge_cooperative(run, paused: int, given_up: int) -> None:
@@ -218,6 +233,7 @@ def judge_cooperative(run, paused: int, given_up: int) -> None:
 def check_eager_first_assignment(run, first: int) -> None:
     """Pass when `first` is the newcomer's first assignment in `run`, an eager 3 -> 4 scale-out."""
     _whole("first", first, low=0)
+    _settled_evenly(run)
     judge_eager_first(run, first)
 
 
@@ -236,6 +252,7 @@ def check_java_defaults(run, paused: int, first: int) -> None:
     the newcomer's first assignment."""
     _whole("paused", paused, low=0)
     _whole("first", first, low=0)
+    _settled_evenly(run)
     judge_java_defaults(run, paused, first)
 
 
