@@ -3,28 +3,15 @@ librdkafka, a Java member shares a group with a librdkafka one, `down` reaps Jav
 settings the Java client refuses are a clear error, not a hang."""
 from __future__ import annotations
 
-import os
-import signal
 import time
-from pathlib import Path
 
 import pytest
 
-import kafkalab
 from kafkalab import logfile, oracles
-from kafkalab.lab import children
 from kafkalab.workloads import clients, feeds, java_clients, storage
 from kafkalab.workloads.group import Group, tps
 
 CONFIG = {"session.timeout.ms": 6000, "heartbeat.interval.ms": 1000, "max.poll.interval.ms": 6000}
-
-
-def gone(pid: int) -> bool:
-    """True when the process has ended (a zombie counts as ended)."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] in "ZX"
-    except OSError:
-        return True
 
 
 def test_java_producer_records_read_back_once_by_librdkafka(lab):
@@ -78,10 +65,9 @@ def test_java_member_shares_a_group_with_a_librdkafka_member(lab):
     assert java[0] == "start" and "assigned" in java and java[-1] == "closed", java
 
 
-@pytest.mark.parametrize("settings", [
-    {**CONFIG, "partition.assignment.strategy": "cooperative-sticky"},
-    {"group.protocol": "consumer"}], ids=["cooperative-sticky", "kip-848"])
-def test_java_member_gives_up_only_what_moves_to_a_librdkafka_newcomer(lab, settings):
+# (a cooperative-sticky Java group is measured in chapter 10, claim J6)
+def test_java_member_of_a_kip_848_group_gives_up_only_what_moves(lab):
+    settings = {"group.protocol": "consumer"}
     topic = lab.new_topic("test-java-coop", partitions=4)
     parts = tps(topic, 4)
     with feeds.Feed(lab, topic, 100), Group(lab, [topic], settings) as g:
@@ -97,27 +83,7 @@ def test_java_member_gives_up_only_what_moves_to_a_librdkafka_newcomer(lab, sett
     assert len(given) == 2 and all(owners[tp] == 1 for tp in given), given  # eager: all 4
 
 
-def test_down_reaps_java_children(lab):
-    if lab.launcher.kind != "jvm":
-        pytest.skip("the lab's own processes are for the JVM launcher")
-    topic = lab.new_topic("test-java-reap", partitions=1)
-    producer = java_clients.JavaProducer(lab, topic, {}, records=-1, throughput=20)
-    g = Group(lab, [topic], CONFIG)
-    g.add(client="java")
-    pids = [producer.child.proc.pid, g.procs[0].pid]
-    os.kill(pids[1], signal.SIGSTOP)  # a paused child is reaped too
-    recorded = {p.stem for p in children.CHILDREN.glob("*.pid")}
-    assert {producer.child.name, f"{g.group_id}-m0"} <= recorded, recorded
-    try:
-        kafkalab.down(lab.launcher)
-        for proc in (producer.child.proc, g.procs[0]):
-            proc.wait(10)
-        assert [p for p in pids if not gone(p)] == []
-        assert not list(children.CHILDREN.glob("*.pid"))
-    finally:
-        kafkalab.up(lab.launcher)
-        producer.child.kill()
-        g.end()
+# That down reaps Java children with the rest: tests/test_lifecycle.py.
 
 
 def test_refused_settings_are_a_clear_error(lab):
@@ -133,56 +99,8 @@ def test_refused_settings_are_a_clear_error(lab):
     assert time.monotonic() - t < 60  # two JVM starts, no deadline waited out
 
 
-def read_committed(lab, topic: str, expect: int, timeout: float = 60) -> list[bytes]:
-    """Every value a read_committed consumer finds in partition 0, once `expect` have come and
-    one more second has brought no more."""
-    c = clients.consumer(lab, {"isolation.level": "read_committed"})
-    values: list[bytes] = []
-    try:
-        clients.assign_from_start(c, topic)
-        deadline, quiet = time.monotonic() + timeout, None
-        while time.monotonic() < deadline:
-            got = [m.value() for m in c.consume(1000, 0.2) if m.error() is None]
-            values += got
-            if len(values) >= expect:
-                quiet = quiet or time.monotonic()
-                if got:
-                    quiet = time.monotonic()
-                elif time.monotonic() - quiet > 1:
-                    break
-    finally:
-        c.close()
-    return values
-
-
-def test_java_copier_killed_mid_run_copies_each_record_once(lab):
-    source = lab.new_topic("test-java-copy-in", partitions=1)
-    sink = lab.new_topic("test-java-copy-out", partitions=1)
-    sent = java_clients.produce(lab, source, {}, records=3000)
-    txn, group = lab.unique("txn"), lab.unique("copier")
-    # The tool asks for its position before initTransactions, and the offsets the killed copier
-    # left pending keep that answer back until its transaction times out: a short timeout.
-    settings = {"transaction_size": 50, "transaction_timeout_ms": 5000}
-    with java_clients.Copier(lab, source, sink, txn, group, **settings) as first:
-        lab.wait_for(lambda: first.processed() >= 500, 60, "the copier to commit 500 records")
-        first.kill()
-    with java_clients.Copier(lab, source, sink, txn, group, timeout=60, **settings) as second:
-        statuses = second.wait(120)
-    assert statuses[-1].stage == "ShutdownComplete" and statuses[-1].remaining == 0, statuses[-1]
-    copied = read_committed(lab, sink, 3000)
-    assert oracles.duplicates(copied) == 0
-    assert oracles.lost(sent.acknowledged, copied) == set() and len(copied) == 3000
-
-
-def test_java_perf_reports_latency_and_the_producers_metrics(lab):
-    topic = lab.new_topic("test-java-perf", partitions=3)
-    run = java_clients.perf(lab, topic, {"linger.ms": 5, "batch.size": 16384}, records=5000,
-                            size=100, throughput=2000, warmup=1000)
-    assert run.whole.records == 5000 and run.steady is not None and run.steady.records == 4000
-    assert run.errors == 0
-    assert 0 <= run.whole.p50_ms <= run.whole.p99_ms <= run.whole.max_ms
-    assert 100 < run.metric("batch-size-avg") <= 16384
-    assert run.metric("records-per-request-avg") > 1 and run.metric("request-rate") > 0
+# The copier (chapter 13, J7) and ProducerPerformance (chapter 03, J4) are measured in their
+# chapters; their output parsers are tested below.
 
 
 def test_member_settings_become_the_flags_the_tool_would_otherwise_override(tmp_path):

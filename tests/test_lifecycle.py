@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -11,8 +12,10 @@ import pytest
 
 import kafkalab
 from kafkalab import LabError
-from kafkalab.lab import topology
+from kafkalab.lab import children, topology
 from kafkalab.lab.jvm import port_in_use
+from kafkalab.workloads import java_clients
+from kafkalab.workloads.group import Group
 
 
 def lab_jvms(run_dir: Path) -> list[int]:
@@ -37,9 +40,25 @@ def test_down_leaves_nothing_and_up_comes_back(lab):
         pytest.skip("process checks are for the JVM launcher")
     run_dir = lab.launcher.run_dir
     assert len(lab_jvms(run_dir)) == len(topology.NODES)
+    # The lab's children go with it: a Java producer, a Java group member paused, a librdkafka one.
+    topic = lab.new_topic("test-reap", partitions=2)
+    producer = java_clients.JavaProducer(lab, topic, {}, records=-1, throughput=20)
+    g = Group(lab, [topic], {"session.timeout.ms": 6000})
+    g.add(client="java")
+    g.add()
+    procs = [producer.child.proc, *g.procs]
+    os.kill(g.procs[0].pid, signal.SIGSTOP)  # a paused child is reaped too
+    assert len({p.stem for p in children.CHILDREN.glob("*.pid")}) >= len(procs)
     t = time.monotonic()
-    kafkalab.down(lab.launcher)
-    print(f"down took {time.monotonic() - t:.1f} s")
+    try:
+        kafkalab.down(lab.launcher)
+        print(f"down took {time.monotonic() - t:.1f} s")
+        for proc in procs:
+            proc.wait(10)  # raises if a child outlived the lab
+        assert not list(children.CHILDREN.glob("*.pid"))
+    finally:
+        producer.child.kill()
+        g.end()
     assert lab_jvms(run_dir) == []
     assert [n.port for n in topology.NODES if port_in_use(n.port)] == []
 
