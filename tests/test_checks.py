@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 import kafkalab
-from kafkalab import NotAvailable
+from kafkalab import LabError, NotAvailable
 from kafkalab.book import checks
 from kafkalab.experiments.acks import FloorRun, LossTrial
 from kafkalab.experiments.delivery import Outage, Refused, RetryRun
@@ -54,6 +54,9 @@ def test_acks_checkers(healthy):
     two_down = FloorRun({"acks=1": {2: Write(None, 3)}}, hw_held=[3, 3, 3], hw_back=4)
     wrong(checks.judge_readable, two_down, True, match="high watermark stood at 3")
     checks.judge_readable(two_down, False)
+    # Java: the client refuses acks=1 with enable.idempotence=true set explicitly.
+    said = "Must set acks to all in order to use the idempotent producer."
+    wrong(checks.judge_java_conflict, said, "idempotence off", match="it refused to start")
 
 
 def test_retries_checkers(healthy):
@@ -84,6 +87,10 @@ def test_retries_checkers(healthy):
     wrong(checks.judge_refused, refused, 0.3, "NOT_ENOUGH_REPLICAS", match="0.72 s after")
     wrong(checks.judge_refused, refused, 1.5, "NOT_ENOUGH_REPLICAS", match="0.72 s after")
     checks.judge_refused(refused, 0.7, "NOT_ENOUGH_REPLICAS")
+    # Java: linger.ms (5 ms by default) counts too, so 30000 is refused beside request.timeout.ms.
+    rule = "delivery.timeout.ms should be equal to or larger than linger.ms + request.timeout.ms"
+    wrong(checks.judge_java_delivery_floor, 30000, {30000: rule, 29999: rule},
+          match="refused delivery.timeout.ms=30000")
 
 
 def test_batching_checkers(lab):
@@ -101,6 +108,11 @@ def test_batching_checkers(lab):
     wrong(checks.judge_culprit, {"as given": 0.05, "without acks": 0.05}, "acks",
           match="not about one")
     checks.judge_culprit({"as given": 1.0, "without batch.num.messages": 0.1}, "batch.num.messages")
+    # Java, batch.size=65536 at 20,000/s of 1 KB: rate x linger (100 records) misses that the
+    # 64 KB batch fills first (63.1 measured in exercises/03).
+    wrong(checks.check_java_batch_prediction, lab, "64", match="positive number")
+    wrong(checks.judge_java_batch_prediction, 63.1, 100, match="63.1 records on average, not 100")
+    checks.judge_java_batch_prediction(63.1, 64)
 
 
 def test_storage_checkers(healthy):
@@ -213,7 +225,7 @@ def test_assignment_checkers(lab):
     checks.judge_restart(Restart(True, 0, True, 1.1))
     eager = ScaleOut("range", 3, 1.0, 1.1, {}, set(), [3], [0.05])
     wrong(checks.judge_eager_first, eager, 0, match="held 3 partitions, not 0")
-    wrong(checks.check_cooperative_predictions, lab, -1, 0, match="whole number")
+    wrong(checks.check_cooperative_predictions, None, -1, 0, match="whole number")
     from kafkalab.workloads.group import Event
 
     class Recorded:  # a cooperative scale-out's revocations: each old member gave up one
@@ -224,6 +236,20 @@ def test_assignment_checkers(lab):
     wrong(checks.judge_cooperative, coop, 12, 3, match="3 partitions paused, not 12")
     wrong(checks.judge_cooperative, coop, 3, 4, match=r"gave up \[1, 1, 1\] partitions, not 4")
     checks.judge_cooperative(coop, 3, 1)
+    # Java members at their default assignors rebalance eagerly: all 12 pause, 3 come at once.
+    java = ScaleOut("cooperative-sticky", 3, 1.0, 3.0, {("t", p): 1.0 for p in range(12)},
+                    {("t", p) for p in range(9)}, [3], [0.2, 0.4, 0.6])
+    wrong(checks.judge_java_defaults, java, 3, 0, match="12 partitions paused, not 3")
+    wrong(checks.judge_java_defaults, java, 12, 0, match="held 3 partitions, not 0")
+    wrong(checks.check_java_defaults, None, 12, -1, match="whole number")
+    checks.judge_java_defaults(java, 12, 3)
+
+    class ThreeLeft:  # the recorded end of a scale-out in which one of four members dropped out
+        def owners(self):
+            return {("t", p): p % 3 for p in range(12)}
+    java.group = ThreeLeft()
+    with pytest.raises(LabError, match="did not end with 4 members"):  # the lab's problem
+        checks.check_java_defaults(java, 12, 3)
 
 
 def test_transaction_checkers(lab):
@@ -247,3 +273,9 @@ def test_transaction_checkers(lab):
     checks.judge_exactly_once(run, "read_committed")
     wrong(checks.judge_release, OpenRun(5.0, 1.0, 60, released_at=None), 8.0, match="never moved")
     wrong(checks.judge_release, OpenRun(12.0, 1.0, 60, released_at=13.6), 8.0, match="after 12.6 s")
+    # Default isolation levels, judged against a recorded read (the one exercises/13 makes).
+    from kafkalab.experiments.transactions import DefaultReads
+    reads = DefaultReads("t", {"java": [(0, o, "v") for o in range(12)],
+                               "librdkafka": [(0, o, "v") for o in range(9)]})
+    wrong(checks.judge_default_reads, reads, 9, 9, match="default isolation.level is read_uncommitted")
+    checks.judge_default_reads(reads, 12, 9)

@@ -4,6 +4,7 @@ A checker raises AssertionError ("wrong") only for the reader's answer; a cluste
 run the check raises NotAvailable (a one-line note), and a sick lab LabError: neither is ever
 the reader's mistake (see common.checker).
 """
+from .batching import *  # noqa: F403
 from .common import solutions
 from .groups import *  # noqa: F403
 from .logs import *  # noqa: F403

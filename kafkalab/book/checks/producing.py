@@ -1,4 +1,4 @@
-"""Exercise checkers for chapters 00-03: the lab, acks, retries, batching."""
+"""Exercise checkers for chapters 00-02: the lab, acks, retries, and the Java producer's."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -256,87 +256,62 @@ def judge_refused(r, seconds: float, error: str) -> None:
     print(f"Correct: {r.outcome} {r.from_first_s:.2f} s after the first request.")
 
 
-# --- batching -----------------------------------------------------------------------------------
+# --- the Java client (chapters 01 and 02) -------------------------------------------------------
+JAVA_CONFLICT = ("refused", "idempotence off", "acks=all")
 
 
 @checker
-def check_batching(lab: Lab, producer_config: dict, rate: int = 1000, max_requests_per_record:
-                   float = 0.05, max_p99_ms: float = 150.0) -> None:
-    """Pass when, at `rate` records/s, the settings send few requests and keep p99 low."""
-    from ...workloads.clients import produce
-    _settings("producer_config", producer_config)
-    topic = lab.new_topic("ex-batching", replication_factor=3)
-    # Two runs: a stall of the machine in one (a GC, a busy core) is not the settings' doing,
-    # so the better p99 of the two is judged; requests per record must hold in both.
-    if str(producer_config.get("acks", "all")) not in ("all", "-1"):
-        raise AssertionError(f"acks={producer_config['acks']}: the service writes with acks=all")
-    runs = [produce(lab, topic, {**producer_config, "acks": "all"}, records=2 * rate,
-                    size=200, rate=rate) for _ in range(2)]
-    worst = max(runs, key=lambda r: r.produce_requests / r.sent)
-    judge_batching(worst.produce_requests / worst.sent, worst.batch("batchcnt"),
-                   min(r.percentile(99) for r in runs),
-                   {k: v for r in runs for k, v in r.errors.items()},
-                   max_requests_per_record, max_p99_ms)
+def check_java_conflict(lab: Lab, outcome: str) -> None:
+    """Make a Java producer with acks=1 and enable.idempotence=true; pass when `outcome` says
+    what the client did ("refused", "idempotence off" or "acks=all")."""
+    from ...workloads.java_clients import JavaProducer
+    if outcome not in JAVA_CONFLICT:
+        raise AssertionError(f"answer one of {JAVA_CONFLICT}, got {outcome!r}")
+    topic = lab.new_topic("ex-java-conflict", replication_factor=3)
+    try:
+        with JavaProducer(lab, topic, {"acks": "1", "enable.idempotence": "true"}, records=1):
+            said = None
+    except ValueError as e:  # the client's ConfigException, read from the JVM's stderr
+        said = str(e)
+    judge_java_conflict(said, outcome)
 
 
-def judge_batching(per_record: float, batch: float, p99_ms: float, errors: dict,
-                   max_requests_per_record: float = 0.05, max_p99_ms: float = 150.0) -> None:
-    """Pass when a run sent few requests per record, kept p99 low and lost nothing."""
-    if errors:
-        raise AssertionError(f"records failed: {errors}")
-    if per_record > max_requests_per_record:
-        raise AssertionError(f"{per_record:.3f} requests per record (batches of "
-                             f"{batch:.1f}): more than "
-                             f"{max_requests_per_record} — let batches fill longer")
-    if p99_ms > max_p99_ms:
-        raise AssertionError(f"p99 latency {p99_ms:.0f} ms is over {max_p99_ms:.0f} ms"
-                             " — the batches wait too long")
-    print(f"Correct: {per_record:.3f} requests per record, p99 {p99_ms:.0f} ms.")
+def judge_java_conflict(said: str | None, outcome: str) -> None:
+    """Pass when `outcome` is "refused" and the Java client refused (said is its message)."""
+    if said is None:
+        raise AssertionError("the lab's Java client accepted acks=1 with enable.idempotence=true: "
+                             "this check expects Kafka 4.4.0's client")
+    if outcome != "refused":
+        raise AssertionError(f"the client did not go on with {outcome!r}: it refused to start, "
+                             f"saying {said!r}. It drops idempotence quietly only when "
+                             "enable.idempotence was not set by the application")
+    print(f"Correct: the Java client refused: {said}")
 
 
 @checker
-def check_batch_prediction(lab: Lab, predicted: float, linger_ms: int = 50, rate: int = 100) -> None:
-    """Pass when `predicted` records per batch is within 40% of what librdkafka reports."""
-    from ...workloads.clients import produce
-    if not isinstance(predicted, (int, float)) or predicted <= 0:
-        raise AssertionError(f"predict a positive number of records per batch, got {predicted!r}")
-    topic = lab.new_topic("ex-batch-size", replication_factor=3)
-    run = produce(lab, topic, {"acks": "all", "linger.ms": linger_ms}, records=3 * rate,
-                  rate=rate)
-    judge_batch_prediction(run.batch("batchcnt"), predicted)
-    print(f"at {rate}/s with linger {linger_ms} ms.")
+def check_java_delivery_floor(lab: Lab, delivery_timeout_ms: int) -> None:
+    """Pass when the Java producer (request.timeout.ms=30000, linger.ms default) accepts
+    delivery.timeout.ms = the answer and refuses one millisecond less."""
+    from ...workloads.java_clients import JavaProducer
+    _whole("delivery_timeout_ms", delivery_timeout_ms, 2)
+    topic = lab.new_topic("ex-java-floor", replication_factor=3)
+    said: dict[int, str | None] = {}
+    for ms in (delivery_timeout_ms, delivery_timeout_ms - 1):
+        try:
+            with JavaProducer(lab, topic, {"delivery.timeout.ms": ms,
+                                           "request.timeout.ms": 30000}, records=1):
+                said[ms] = None
+        except ValueError as e:  # the client's ConfigException, read from the JVM's stderr
+            said[ms] = str(e)
+    judge_java_delivery_floor(delivery_timeout_ms, said)
 
 
-def judge_batch_prediction(measured: float, predicted: float) -> None:
-    """Pass when `predicted` records per batch is within 40% of the measured average."""
-    if abs(predicted - measured) > 0.4 * measured:
-        raise AssertionError(f"batches held {measured:.1f} records on average, not {predicted:g}")
-    print(f"Correct: {measured:.1f} records per batch", end=" ")
-
-
-@checker
-def check_batching_culprit(lab: Lab, producer_config: dict, culprit: str, rate: int = 200) -> None:
-    """Pass when producer_config sends a request per record and batches without `culprit`."""
-    from ...workloads.clients import produce
-    if culprit not in producer_config:
-        raise AssertionError(f"{culprit!r} is not one of the settings: {sorted(producer_config)}")
-    topic = lab.new_topic("ex-culprit", replication_factor=3)
-    fixed = {k: v for k, v in producer_config.items() if k != culprit}
-    per = {}
-    for label, config in (("as given", producer_config), (f"without {culprit}", fixed)):
-        run = produce(lab, topic, config, records=2 * rate, rate=rate)
-        per[label] = run.produce_requests / run.sent
-    judge_culprit(per, culprit)
-
-
-def judge_culprit(per: dict[str, float], culprit: str) -> None:
-    """Pass when the config as given sent >= 0.9 requests per record and < 0.5 without `culprit`."""
-    if per["as given"] < 0.9:
-        raise AssertionError(f"the configuration as given sent {per['as given']:.2f} requests "
-                             "per record, not about one: diagnose the configuration of the task")
-    if per[f"without {culprit}"] > 0.5:
-        raise AssertionError(f"without {culprit} the producer still sent "
-                             f"{per[f'without {culprit}']:.2f} requests per record: "
-                             "it is not what stops the batching")
-    print(f"Correct: {per['as given']:.2f} requests per record as given, "
-          f"{per[f'without {culprit}']:.2f} without {culprit}.")
+def judge_java_delivery_floor(answer: int, said: dict[int, str | None]) -> None:
+    """Pass when the client accepted `answer` (said[answer] None) and refused answer - 1."""
+    if said[answer] is not None:
+        raise AssertionError(f"the Java client refused delivery.timeout.ms={answer}: "
+                             f"{said[answer]}. Count every term of the rule, defaults included")
+    if said[answer - 1] is None:
+        raise AssertionError(f"the Java client accepted delivery.timeout.ms={answer} and also "
+                             f"{answer - 1}: {answer} is not the smallest it accepts")
+    print(f"Correct: {answer} ms was accepted, {answer - 1} ms refused: {said[answer - 1]}")
