@@ -21,17 +21,11 @@ KIND_COLOURS = {"committed": "#5cb85c", "aborted": "#d9534f", "COMMIT": "#1f5f1f
 @shown
 def retries(runs: dict[str, Retried]):
     """Per run: produce requests answered, batches in the log, and extra copies of records."""
-    fig, ax = plt.subplots(figsize=(7.5, 3.0))
-    bars = {"produce requests answered": lambda r: r.requests,
-            "batches in the log": lambda r: len(r.batches),
-            "extra copies of records": lambda r: r.duplicates}
-    _grouped_bars(ax, runs, bars)
-    ax.set_xticks(range(len(runs)), list(runs))
-    ax.set_ylabel("count")
-    ax.legend(fontsize=8)
-    ax.set_title("The same stall: retries appended again, or answered from the producer's state")
-    fig.tight_layout()
-    return fig
+    return _bar_chart(runs, {"produce requests answered": lambda r: r.requests,
+                             "batches in the log": lambda r: len(r.batches),
+                             "extra copies of records": lambda r: r.duplicates},
+                      list(runs), "count", 3.0,
+                      "The same stall: retries appended again, or answered from the producer's state")
 
 
 @shown
@@ -87,17 +81,12 @@ def stable_offset(runs: dict[str, OpenRun]):
 @shown
 def crash_copies(runs: dict[str, CrashRun]):
     """Per processing mode: extra copies seen by each reader of the output, and in the file."""
-    fig, ax = plt.subplots(figsize=(7.5, 3.2))
-    bars = {"output, read_committed": lambda r: r.committed.duplicates,
-            "output, read_uncommitted": lambda r: r.uncommitted.duplicates,
-            "local file": lambda r: r.file_duplicates}
-    _grouped_bars(ax, runs, bars)
-    ax.set_xticks(range(len(runs)), [f"{m} ({len(r.kills)} crashes)" for m, r in runs.items()])
-    ax.set_ylabel("extra copies of inputs (beyond the first)")
-    ax.legend(fontsize=8)
-    ax.set_title("A processor killed mid-batch: copies after the restarts")
-    fig.tight_layout()
-    return fig
+    return _bar_chart(runs, {"output, read_committed": lambda r: r.committed.duplicates,
+                             "output, read_uncommitted": lambda r: r.uncommitted.duplicates,
+                             "local file": lambda r: r.file_duplicates},
+                      [f"{m} ({len(r.kills)} crashes)" for m, r in runs.items()],
+                      "extra copies of inputs (beyond the first)", 3.2,
+                      "A processor killed mid-batch: copies after the restarts")
 
 
 @shown
@@ -114,6 +103,18 @@ def epochs(runs: dict[str, list[list[int]]]):
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.legend(fontsize=8)
     ax.set_title("The producer epoch of each transaction's records")
+    fig.tight_layout()
+    return fig
+
+
+def _bar_chart(runs: dict, bars: dict, ticks: list[str], ylabel: str, height: float, title: str):
+    """A figure of grouped bars (one group per run, one bar per measure), labelled."""
+    fig, ax = plt.subplots(figsize=(7.5, height))
+    _grouped_bars(ax, runs, bars)
+    ax.set_xticks(range(len(runs)), ticks)
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=8)
+    ax.set_title(title)
     fig.tight_layout()
     return fig
 
