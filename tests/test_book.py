@@ -231,3 +231,25 @@ def test_each_ledger_row_links_to_the_section_of_its_verdict(tmp_path):
         ("A7", "claim-a7-mininsyncreplicas"), ("F6", "claim-f6-catching-up-1")]
     page = book.ledger(rows, {})
     assert "| [A7](chapters/01-acks.ipynb#claim-a7-mininsyncreplicas) |" in page
+
+
+def test_figure_text_stays_legible_in_the_site_column():
+    """Text that the site's column would shrink below 8 pt is raised; a figure that fits keeps
+    its sizes, and a figure twice the column's width gets twice the size."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from kafkalab.book import plots
+
+    fig, ax = plt.subplots(figsize=(plots.COLUMN_IN, 3))
+    small = ax.text(0, 0, "note", fontsize=7)
+    kept = ax.set_title("title", fontsize=10)
+    assert plots.legible(fig) and small.get_fontsize() == plots.SMALLEST_PT
+    assert kept.get_fontsize() == 10
+    assert not plots.legible(fig)  # nothing left to raise
+    wide, ax = plt.subplots(figsize=(2 * plots.COLUMN_IN, 3))
+    label = ax.set_xlabel("seconds", fontsize=10)
+    plots.legible(wide)
+    assert label.get_fontsize() == 2 * plots.SMALLEST_PT
+    plt.close("all")
