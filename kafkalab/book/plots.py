@@ -100,6 +100,17 @@ def topology(lab: Lab, topic: str, partition: int = 0):
     return fig
 
 
+def label_events(ax, events: list[tuple[float, str]], rows: tuple[float, ...], va: str) -> None:
+    """Write each event's label level beside its line, the rows (axes fractions) taken in turn;
+    a label in the right half of the plot ends at its line, so none runs off the axes."""
+    left, right = ax.get_xlim()
+    for k, (t, label) in enumerate(events):
+        ha = "left" if t < (left + right) / 2 else "right"
+        ax.text(t, rows[k % len(rows)], f" {label} " if ha == "left" else f"{label} ", ha=ha,
+                va=va, fontsize=SMALLEST_PT, transform=ax.get_xaxis_transform(),
+                bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1})
+
+
 @shown
 def failover_timeline(run: Failover):
     """ISR size and leader over time around a broker kill, with the measured events marked."""
@@ -121,17 +132,16 @@ def failover_timeline(run: Failover):
         else:
             groups.append([(name, t)])
     for group in groups:
-        t = group[0][1]
         for ax in (ax1, ax2):
-            ax.axvline(t, color="grey", ls=":", lw=1)
-        label = " + ".join(name for name, _ in group)
-        ax1.text(t + 0.05, 0.15, f"{label} {t:.1f} s", rotation=90, fontsize=7, ha="left",
-                 va="bottom")
+            ax.axvline(group[0][1], color="grey", ls=":", lw=1)
     for ax in (ax1, ax2):
         ax.axvline(0, color="black", lw=1.2)
-    ax1.text(0.05, 0.15, "kill", rotation=90, fontsize=7, ha="left", va="bottom")
-    ax1.set_title(f"Killing broker {run.victim} of {run.topic}-{run.partition}: "
-                  "ISR and leader as the metadata reported them")
+    # under the ISR line (it stays at 1 or more), level and staggered
+    events = [(0.0, "kill")] + [(g[0][1], f"{' + '.join(n for n, _ in g)} {g[0][1]:.1f} s")
+                                for g in groups]
+    label_events(ax1, events, rows=(0.04, 0.16, 0.28), va="bottom")
+    ax1.set_title(f"Killing broker {run.victim}: the partition's ISR and leader as the "
+                  "metadata reported them")
     fig.tight_layout()
     return fig
 
@@ -297,14 +307,15 @@ def dirty_timeline(timeline, title: str):
     ax.plot(timeline.t, [w / 1e6 for w in timeline.writeback], label="Writeback",
             color="#5b8def")
     top = max(timeline.dirty, default=0) / 1e6
-    for t, label in timeline.marks:
+    for t, _ in timeline.marks:
         ax.axvline(t, color="grey", ls=":", lw=1)
-        ax.text(t, top * 1.02, label, rotation=90, va="bottom", ha="right", fontsize=7)
     ax.set_xlabel("time (s)")
     ax.set_ylabel("memory (MB, whole machine)")
     ax.set_ylim(0, top * 1.45 + 1)
+    # in the band above the highest Dirty value, level and staggered
+    label_events(ax, list(timeline.marks), rows=(0.97, 0.88, 0.79), va="top")
     ax.set_title(title)
-    ax.legend(loc="upper left", fontsize=8)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, frameon=False)
     fig.tight_layout()
     return fig
 
