@@ -89,7 +89,8 @@ def test_a_verdict_lists_the_sources_its_section_cites(tmp_path):
     """Sources cited in a claim's section reach its ledger row, once each; other sections' do not."""
     cite = "{kafka}`Partition.scala <core/src/main/scala/kafka/cluster/Partition.scala>`"
     nb = new_notebook(cells=[
-        new_markdown_cell("## Claim F4\n\nThe rule (" + cite + ", {jira}`KAFKA-15583`)."),
+        new_markdown_cell("## Claim F4\n\nThe rule (" + cite + ", {jira}`KAFKA-15583`), as " + cite
+                          + " has it."),
         new_markdown_cell("**Verdict on Claim F4 — true.** Again " + cite + "."),
         new_code_cell("assert x", execution_count=1),
         new_markdown_cell("## Claim F5\n\n**Verdict on Claim F5 — true.**"),

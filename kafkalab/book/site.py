@@ -135,8 +135,8 @@ def sources(cells: list[dict], section: int) -> list[str]:
     found: list[str] = []
     for cell, owner in zip(cells, _sections(cells)):
         if owner == section and cell["cell_type"] == "markdown":
-            found += [s for s in _SOURCE.findall("".join(cell["source"])) if s not in found]
-    return found
+            found += _SOURCE.findall("".join(cell["source"]))
+    return list(dict.fromkeys(found))  # once each, though a cell may cite a file twice
 
 
 def anchors(cells: list[dict]) -> dict[int, str]:
@@ -224,7 +224,7 @@ def ledger(rows: list[dict], versions: dict[str, str]) -> str:
     cited: dict[tuple[str, str], list[str]] = {}
     for r in sorted(rows, key=order):
         found = cited.setdefault((r["claim"], r["doc"]), [])
-        found += [s for s in r.get("sources", []) if s not in found]
+        found += [s for s in dict.fromkeys(r.get("sources", [])) if s not in found]
     out += [f"- **{claim}** ({{doc}}`/{doc}`): {', '.join(found) or '–'}"
             for (claim, doc), found in cited.items()]
     return "\n".join(out) + "\n"
