@@ -148,8 +148,8 @@ def panels_made(path: str) -> list[int]:
 # Each panel drawn on a page: its controls (shown, with a name), whether its Run button is
 # there, whether it says where it runs, and whether it is wider than its box.
 PANELS = """() => [...document.querySelectorAll('article.bd-article .kl-panel')].map(p => [
-  [...p.querySelectorAll('label')].filter(l => l.offsetWidth > 0 && l.querySelector('input, select')
-     && l.textContent.trim()).length,
+  [...p.querySelectorAll('label')].filter(l => l.textContent.trim()
+     && l.querySelector('input, select')?.offsetWidth > 0).length,
   [...p.querySelectorAll('button')].some(b => b.textContent.trim() === 'Run' && b.offsetWidth > 0),
   p.innerText.includes('make lab'),
   p.scrollWidth > p.clientWidth + 1])"""
