@@ -45,7 +45,8 @@ def test_a_verdict_skipped_on_an_external_cluster_is_marked_skipped(tmp_path):
 
 
 def test_saved_outputs_drop_widget_views_and_number_cells(tmp_path, monkeypatch):
-    """Executed copies keep printed output, drop widget views, and count executions."""
+    """Executed copies keep printed output and a panel's HTML, drop widget views (a bare
+    widget entirely), and count executions."""
     src = tmp_path / "nb.ipynb"
     nbformat.write(new_notebook(cells=[new_code_cell("1"), new_markdown_cell("m"),
                                        new_code_cell("panel")]), src)
@@ -53,12 +54,15 @@ def test_saved_outputs_drop_widget_views_and_number_cells(tmp_path, monkeypatch)
     monkeypatch.setattr(book, "EXECUTED", tmp_path / "executed")
     copy = book.save_executed(src, {
         0: [new_output("stream", name="stdout", text="hi\n")],
-        1: [new_output("display_data", data={book.WIDGET: {"model_id": "x"}}),
+        1: [new_output("display_data", data={book.WIDGET: {"model_id": "x"}, "text/plain": "w"}),
+            new_output("display_data", data={book.WIDGET: {"model_id": "y"},
+                                              "text/html": "<div>controls</div>"}),
             new_output("stream", name="stdout", text="preview\n")]})
     nb = nbformat.read(copy, as_version=4)
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert [c.execution_count for c in code] == [1, 2]
-    assert [o.get("text") for o in code[1].outputs] == ["preview\n"]
+    assert [dict(o.get("data", {})) or o.get("text") for o in code[1].outputs] == [
+        {"text/html": "<div>controls</div>"}, "preview\n"]
     assert nb.metadata[book.KEY]
 
 
@@ -94,7 +98,8 @@ def test_a_verdict_lists_the_sources_its_section_cites(tmp_path):
     """Sources cited in a claim's section reach its ledger row, once each; other sections' do not."""
     cite = "{kafka}`Partition.scala <core/src/main/scala/kafka/cluster/Partition.scala>`"
     nb = new_notebook(cells=[
-        new_markdown_cell("## Claim F4\n\nThe rule (" + cite + ", {jira}`KAFKA-15583`)."),
+        new_markdown_cell("## Claim F4\n\nThe rule (" + cite + ", {jira}`KAFKA-15583`), as " + cite
+                          + " has it."),
         new_markdown_cell("**Verdict on Claim F4 — true.** Again " + cite + "."),
         new_code_cell("assert x", execution_count=1),
         new_markdown_cell("## Claim F5\n\n**Verdict on Claim F5 — true.**"),
@@ -131,23 +136,35 @@ def test_the_measured_page_is_made_from_the_recorded_run(tmp_path):
     assert "without a recorded test run" in measured.page(tmp_path / "none", {})
 
 
-def test_a_panel_lists_its_settings_for_the_site(capsys):
-    """The site shows no widgets: the panel prints each setting's range and starting value,
-    and where it runs; a panel without a preview runs nothing."""
+def test_a_panel_draws_its_controls_for_the_site(monkeypatch, capsys):
+    """One output carries the live widget (JupyterLab) and the controls as disabled HTML (the
+    site): each name, range and start value, the Run button and where the panel runs; the text
+    view lists the same; a panel without a preview runs nothing."""
+    import IPython.display
+
     from kafkalab.book import widgets
 
-    runs = []
+    shown, runs = [], []
+    monkeypatch.setattr(IPython.display, "display", lambda obj, raw=False: shown.append(obj))
 
-    def try_it(trials=3, pause_s=1.0, how="killed", all_three=False):
+    def try_it(trials=3, pause_s=1.0, how="killed", all_three=False, message_timeout_ms=3000):
         runs.append(trials)
 
     widgets.panel(try_it, preview=False, trials=(1, 20, 1), pause_s=(0.1, 2.4, 0.1),
-                  how=["cut off", "killed"], all_three=False)
-    out = capsys.readouterr().out
-    assert "make lab" in out and runs == []
-    assert "trials                   1 to 20 (starts at 3)" in out
-    assert "how                      cut off | killed (starts at killed)" in out
-    assert "all_three                on or off (starts at False)" in out
+                  how=["cut off", "killed"], all_three=False, message_timeout_ms=(500, 60_000, 500))
+    assert runs == [] and capsys.readouterr().out == ""
+    (bundle,) = shown
+    assert bundle[widgets.WIDGET]["model_id"]
+    page = bundle["text/html"]
+    assert "make lab" in page and "<button type='button' disabled>Run</button>" in page
+    assert "<label>trials <input type='range' disabled min='1' max='20' step='1' value='3'>" in page
+    assert "<b>3,000</b> <span class='kl-range'>500 to 60,000</span>" in page
+    assert "<option selected>killed</option>" in page and "one of cut off, killed" in page
+    assert "<label>all_three <input type='checkbox' disabled></label> <b>off</b>" in page
+    assert page.count("<div class='kl-control'>") == 5 and "disabled" in page
+    text = bundle["text/plain"]
+    assert "trials                   1 to 20 (starts at 3)" in text
+    assert "how                      cut off | killed (starts at killed)" in text
     no_default = widgets.describe(lambda records: None, {"records": (1, 1000, 1)})
     assert "records                  1 to 1,000 (starts at 500)" in no_default  # ipywidgets' midpoint
     widgets.panel(try_it, trials=(1, 20, 1))
@@ -204,3 +221,45 @@ def test_cited_kafka_files_are_classes_of_the_jars_the_lab_runs():
         if not found or found[1] not in modules:
             wrong.append(f"{page}: {path} ({modules})")
     assert not wrong, wrong
+
+
+def test_each_ledger_row_links_to_the_section_of_its_verdict(tmp_path):
+    """A claim's row links to its section's anchor as MyST names it (backticks dropped,
+    a repeated heading numbered), not only to the chapter."""
+    nb = new_notebook(cells=[
+        new_markdown_cell("# Acks\n\n## Claim F6: catching up"),
+        new_markdown_cell("## Claim A7: `min.insync.replicas`\n\ntext"),
+        new_markdown_cell("**Verdict on Claim A7 — true.**"),
+        new_code_cell("assert x", execution_count=1, outputs=[
+            new_output("stream", name="stdout", text="with brokers 1 and 3 in the ISR\n")]),
+        new_markdown_cell("## Claim F6: catching up\n\n**Claim F6 — true.**"),
+        new_code_cell("assert y", execution_count=2, outputs=[])])
+    path = tmp_path / "01-acks.ipynb"
+    nbformat.write(nb, path)
+    rows = book.verdicts(path, "chapters/01-acks")
+    assert [(r["claim"], r["anchor"]) for r in rows] == [
+        ("A7", "claim-a7-mininsyncreplicas"), ("F6", "claim-f6-catching-up-1")]
+    page = book.ledger(rows, {})
+    assert "| [A7](chapters/01-acks.ipynb#claim-a7-mininsyncreplicas) |" in page
+
+
+def test_figure_text_stays_legible_in_the_site_column():
+    """Text that the site's column would shrink below 8 pt is raised; a figure that fits keeps
+    its sizes, and a figure twice the column's width gets twice the size."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from kafkalab.book import plots
+
+    fig, ax = plt.subplots(figsize=(plots.COLUMN_IN, 3))
+    small = ax.text(0, 0, "note", fontsize=7)
+    kept = ax.set_title("title", fontsize=10)
+    assert plots.legible(fig) and small.get_fontsize() == plots.SMALLEST_PT
+    assert kept.get_fontsize() == 10
+    assert not plots.legible(fig)  # nothing left to raise
+    wide, ax = plt.subplots(figsize=(2 * plots.COLUMN_IN, 3))
+    label = ax.set_xlabel("seconds", fontsize=10)
+    plots.legible(wide)
+    assert label.get_fontsize() == 2 * plots.SMALLEST_PT
+    plt.close("all")

@@ -16,12 +16,36 @@ if TYPE_CHECKING:
     from ..lab.cluster import Lab
 
 
+# The site's article column is 768 px wide at a 1300 px window (836 px at 900 px): a wider
+# figure is scaled down to it, and its text with it. At the inline backend's 100 dpi, 8 pt is
+# 11 px, the smallest text a reader can read without zooming.
+COLUMN_IN = 7.68
+SMALLEST_PT = 8.0
+
+
+def legible(fig: Figure) -> bool:
+    """Raise every text that would show smaller than SMALLEST_PT in the site's column; True if any."""
+    from matplotlib.text import Text
+    scale = min(1.0, COLUMN_IN / fig.get_figwidth())
+    raised = False
+    for text in fig.findobj(Text):
+        if text.get_text().strip() and text.get_fontsize() * scale < SMALLEST_PT - 0.01:
+            text.set_fontsize(SMALLEST_PT / scale)
+            raised = True
+    # Lay out again for the larger text, except where a figure legend sits in a margin that
+    # the drawing reserved (tight_layout(rect=...)), which a plain re-layout would cover.
+    if raised and not fig.legends:
+        fig.tight_layout()
+    return raised
+
+
 def shown(draw: Callable[..., Figure]) -> Callable[..., None]:
-    """Make a figure-drawing function show its figure once, close it, and return nothing."""
+    """Make a figure-drawing function show its figure once, legible in the site's column, and close it."""
     @functools.wraps(draw)
     def show(*args, **kwargs) -> None:
         fig = draw(*args, **kwargs)
         try:
+            legible(fig)
             from IPython import get_ipython
             from IPython.display import display
             if get_ipython() is not None:
@@ -76,6 +100,17 @@ def topology(lab: Lab, topic: str, partition: int = 0):
     return fig
 
 
+def label_events(ax, events: list[tuple[float, str]], rows: tuple[float, ...], va: str) -> None:
+    """Write each event's label level beside its line, the rows (axes fractions) taken in turn;
+    a label in the right half of the plot ends at its line, so none runs off the axes."""
+    left, right = ax.get_xlim()
+    for k, (t, label) in enumerate(events):
+        ha = "left" if t < (left + right) / 2 else "right"
+        ax.text(t, rows[k % len(rows)], f" {label} " if ha == "left" else f"{label} ", ha=ha,
+                va=va, fontsize=SMALLEST_PT, transform=ax.get_xaxis_transform(),
+                bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1})
+
+
 @shown
 def failover_timeline(run: Failover):
     """ISR size and leader over time around a broker kill, with the measured events marked."""
@@ -97,17 +132,16 @@ def failover_timeline(run: Failover):
         else:
             groups.append([(name, t)])
     for group in groups:
-        t = group[0][1]
         for ax in (ax1, ax2):
-            ax.axvline(t, color="grey", ls=":", lw=1)
-        label = " + ".join(name for name, _ in group)
-        ax1.text(t + 0.05, 0.15, f"{label} {t:.1f} s", rotation=90, fontsize=7, ha="left",
-                 va="bottom")
+            ax.axvline(group[0][1], color="grey", ls=":", lw=1)
     for ax in (ax1, ax2):
         ax.axvline(0, color="black", lw=1.2)
-    ax1.text(0.05, 0.15, "kill", rotation=90, fontsize=7, ha="left", va="bottom")
-    ax1.set_title(f"Killing broker {run.victim} of {run.topic}-{run.partition}: "
-                  "ISR and leader as the metadata reported them")
+    # under the ISR line (it stays at 1 or more), level and staggered
+    events = [(0.0, "kill")] + [(g[0][1], f"{' + '.join(n for n, _ in g)} {g[0][1]:.1f} s")
+                                for g in groups]
+    label_events(ax1, events, rows=(0.04, 0.16, 0.28), va="bottom")
+    ax1.set_title(f"Killing broker {run.victim}: the partition's ISR and leader as the "
+                  "metadata reported them")
     fig.tight_layout()
     return fig
 
@@ -273,46 +307,43 @@ def dirty_timeline(timeline, title: str):
     ax.plot(timeline.t, [w / 1e6 for w in timeline.writeback], label="Writeback",
             color="#5b8def")
     top = max(timeline.dirty, default=0) / 1e6
-    for t, label in timeline.marks:
+    for t, _ in timeline.marks:
         ax.axvline(t, color="grey", ls=":", lw=1)
-        ax.text(t, top * 1.02, label, rotation=90, va="bottom", ha="right", fontsize=7)
     ax.set_xlabel("time (s)")
     ax.set_ylabel("memory (MB, whole machine)")
     ax.set_ylim(0, top * 1.45 + 1)
+    # in the band above the highest Dirty value, level and staggered
+    label_events(ax, list(timeline.marks), rows=(0.97, 0.88, 0.79), va="top")
     ax.set_title(title)
-    ax.legend(loc="upper left", fontsize=8)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, frameon=False)
     fig.tight_layout()
     return fig
 
 
 @shown
 def batch_layout(batch, title: str):
-    """The 61-byte header of one record batch as a ruler of fields, each with its value."""
-    from ..logfile import HEADER_FIELDS
+    """The 61-byte header of one record batch, one row per field at its bytes, with its value."""
+    from ..logfile import CRC_FROM, HEADER_FIELDS
     sizes = (8, 4, 4, 1, 4, 2, 4, 8, 8, 8, 2, 4, 4)
-    fig, ax = plt.subplots(figsize=(11, 3.6))
-    start = 0
+    fig, ax = plt.subplots(figsize=(7.6, 4.4))
+    start, labels = 0, []
     palette = plt.get_cmap("tab20")
     for i, (name, size) in enumerate(zip(HEADER_FIELDS, sizes, strict=True)):
-        ax.barh(0, size, left=start, color=palette(i), edgecolor="black")
+        ax.barh(i, size, left=start, color=palette(i), edgecolor="black")
         value = getattr(batch, name)
-        label = f"{name}\n{value}" if name != "attributes" else (
-            f"attributes\n{batch.compression}, txn={int(batch.is_transactional)}, "
-            f"ctrl={int(batch.is_control)}")
-        ax.text(start + size / 2, 0.45 + 0.35 * (i % 2), label, ha="center", va="bottom",
-                fontsize=7, rotation=0)
+        labels.append(f"{name} = {value}" if name != "attributes" else
+                      f"attributes = {batch.compression}, txn={int(batch.is_transactional)}, "
+                      f"ctrl={int(batch.is_control)}")
         start += size
-    # the records block is drawn 12 units wide whatever its size: a marker, not a scale
-    ax.barh(0, 12, left=start, color="#dddddd", edgecolor="black", hatch="//")
-    ax.text(start + 6, -0.1, f"{batch.records_count} records\n({batch.size - 61} B, "
-            f"{batch.compression};\nnot to scale)", ha="center", va="center", fontsize=7)
-    ax.axvspan(21, start + 12, ymin=0.08, ymax=0.12, color="#d9534f")
-    ax.text((21 + start + 12) / 2, -0.75, "CRC-32C: from byte 21 (attributes) to the end of the "
-            "batch, records included", ha="center", va="bottom", fontsize=7, color="black")
+    # the records block is drawn 12 bytes wide whatever its size: a marker, not a scale
+    ax.barh(len(labels), 12, left=start, color="#dddddd", edgecolor="black", hatch="//")
+    labels.append(f"{batch.records_count} records, {batch.size - 61} B (not to scale)")
+    ax.axvspan(CRC_FROM, start + 12, color="#d9534f", alpha=0.12)
+    ax.set_yticks(range(len(labels)), labels)
+    ax.invert_yaxis()
     ax.set_xlim(0, start + 12)
-    ax.set_ylim(-0.8, 1.6)
-    ax.set_yticks([])
-    ax.set_xlabel("byte within the batch (header to scale)")
+    ax.set_xlabel(f"byte within the batch (header to scale)\nshaded: what the CRC-32C covers, "
+                  f"from attributes (byte {CRC_FROM}) to the batch's end")
     ax.set_title(title)
     fig.tight_layout()
     return fig
@@ -355,7 +386,7 @@ def segment_lives(watch, title: str):
         if s.marked is not None:
             ax.barh(i, (s.removed or end) - s.marked, left=s.marked, color="#cccccc",
                     hatch="//", edgecolor="grey")
-    ax.set_yticks(range(len(lives)), [str(s.base_offset) for s in lives], fontsize=7)
+    ax.set_yticks(range(len(lives)), [str(s.base_offset) for s in lives])
     ax.set_ylabel("segment (base offset)")
     for k, (t, label) in enumerate(watch.marks):
         for a in (ax, ax2):

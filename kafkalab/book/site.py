@@ -77,9 +77,7 @@ def save_executed(path: Path, outputs: dict[int, list]) -> Path:
             outs = outputs.get(count)
             count += 1
             if outs is not None:
-                # A widget's view needs a live kernel; the static site shows the preview below it.
-                cell.outputs = [nbformat.from_dict(o) for o in outs
-                                if WIDGET not in o.get("data", {})]
+                cell.outputs = [nbformat.from_dict(o) for o in map(_without_widget, outs) if o]
                 for o in cell.outputs:
                     if o.get("output_type") == "execute_result":
                         o["execution_count"] = count
@@ -89,6 +87,17 @@ def save_executed(path: Path, outputs: dict[int, list]) -> Path:
     copy.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, copy)
     return copy
+
+
+def _without_widget(output: dict) -> dict | None:
+    """An output without its widget view, which needs a live kernel and saved state the site
+    lacks: a panel keeps its HTML drawing of the controls; a bare widget is dropped."""
+    data = output.get("data", {})
+    if WIDGET not in data:
+        return output
+    if "text/html" not in data:
+        return None
+    return {**output, "data": {k: v for k, v in data.items() if k != WIDGET}}
 
 
 def execute(path: Path) -> Path:
@@ -126,7 +135,27 @@ def sources(cells: list[dict], section: int) -> list[str]:
     found: list[str] = []
     for cell, owner in zip(cells, _sections(cells)):
         if owner == section and cell["cell_type"] == "markdown":
-            found += [s for s in _SOURCE.findall("".join(cell["source"])) if s not in found]
+            found += _SOURCE.findall("".join(cell["source"]))
+    return list(dict.fromkeys(found))  # once each, though a cell may cite a file twice
+
+
+def anchors(cells: list[dict]) -> dict[int, str]:
+    """For each markdown cell with a level-2 heading, the anchor MyST gives that heading on the
+    page (myst_heading_anchors in _config.yml: GitHub-style, numbered when repeated)."""
+    from myst_parser.mdit_to_docutils.base import default_slugify
+    seen: set[str] = set()
+    found: dict[int, str] = {}
+    for i, cell in enumerate(cells):
+        if cell["cell_type"] != "markdown":
+            continue
+        for level, title in re.findall(r"^(#{1,2}) +(.+?) *$", "".join(cell["source"]), re.M):
+            slug = base = default_slugify(title.replace("`", ""))
+            n = 1
+            while slug in seen:
+                slug, n = f"{base}-{n}", n + 1
+            seen.add(slug)
+            if level == "##":
+                found.setdefault(i, slug)
     return found
 
 
@@ -135,6 +164,7 @@ def verdicts(executed: Path, doc: str) -> list[dict]:
     nb = json.loads(executed.read_text())
     cells = nb["cells"]
     owners = _sections(cells)
+    slugs = anchors(cells)
     rows = []
     for i, cell in enumerate(cells):
         if cell["cell_type"] != "markdown":
@@ -148,7 +178,8 @@ def verdicts(executed: Path, doc: str) -> list[dict]:
                 verdict = bold.split("—", 1)[1].strip(" .:")
             else:
                 verdict = after.strip(" .:").split(". ")[0][:90]
-            rows.extend({"claim": c, "doc": doc, "verdict": verdict or "see the chapter",
+            rows.extend({"claim": c, "doc": doc, "anchor": slugs.get(owners[i], ""),
+                         "verdict": verdict or "see the chapter",
                          "status": _status(check), "evidence": _evidence(check),
                          "sources": cited} for c in ids)
     return rows
@@ -179,22 +210,24 @@ def ledger(rows: list[dict], versions: dict[str, str]) -> str:
     mark = {"held": "✓ held", "failed": "✗ FAILED", "not run": "– not run",
             "skipped": "– skipped (needs the lab)"}
     out = ["# Claims ledger", "",
-           "Every claim the chapters test, with the chapter's verdict, whether its `assert` held "
-           "in this build and the numbers that cell printed; below the table, the sources (Kafka "
-           "and librdkafka files at the pinned releases, KIPs, JIRA issues) each claim's section "
-           "cites. This page is generated from the executed notebooks each time the site is built.",
+           "Every claim the chapters test (each links to the section of its chapter that rules on "
+           "it), with the chapter's verdict, whether its `assert` held in this build and the "
+           "numbers that cell printed; below the table, the sources (Kafka and librdkafka files "
+           "at the pinned releases, KIPs, JIRA issues) each claim's section cites. This page is "
+           "generated from the executed notebooks each time the site is built.",
            "", "Measured with " + ", ".join(f"{k} {v}" for k, v in versions.items()) + ".", "",
            "| claim | chapter | verdict | assert | measured in this build |",
            "|---|---|---|---|---|"]
     for r in sorted(rows, key=order):
         evidence = html.escape(r["evidence"]).replace("|", "\\|")
-        out.append(f"| {r['claim']} | {{doc}}`/{r['doc']}` | {r['verdict']} | "
+        target = f"{r['doc']}.ipynb#{r['anchor']}" if r.get("anchor") else f"{r['doc']}.ipynb"
+        out.append(f"| [{r['claim']}]({target}) | {{doc}}`/{r['doc']}` | {r['verdict']} | "
                    f"{mark[r['status']]} | {evidence} |")
     out += ["", "## Sources by claim", ""]
     cited: dict[tuple[str, str], list[str]] = {}
     for r in sorted(rows, key=order):
         found = cited.setdefault((r["claim"], r["doc"]), [])
-        found += [s for s in r.get("sources", []) if s not in found]
+        found += [s for s in dict.fromkeys(r.get("sources", [])) if s not in found]
     out += [f"- **{claim}** ({{doc}}`/{doc}`): {', '.join(found) or '–'}"
             for (claim, doc), found in cited.items()]
     return "\n".join(out) + "\n"

@@ -72,7 +72,7 @@ def stable_offset(runs: dict[str, OpenRun]):
         ax.set_xlabel("seconds since the transaction's records were written")
         ax.set_ylabel("offset / records")
         ax.set_title(label, fontsize=10)
-    axes[0][0].legend(fontsize=7, loc="upper left")
+    axes[0][0].legend(loc="best")  # where the lines leave room: it depends on the run
     fig.suptitle("An open transaction holds read_committed readers at the last stable offset")
     fig.tight_layout()
     return fig

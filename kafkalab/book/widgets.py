@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import html
 import inspect
 from collections.abc import Callable
 from typing import Any
@@ -9,6 +10,9 @@ from typing import Any
 from confluent_kafka import KafkaException
 
 from ..errors import LabError, NotAvailable
+
+WIDGET = "application/vnd.jupyter.widget-view+json"
+WHERE = "This panel runs in JupyterLab (<code>make lab</code>): change the settings, then press Run."
 
 
 def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -28,24 +32,60 @@ def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def panel(fn: Callable[..., Any], preview: bool = True, **controls: Any) -> None:
-    """An interact_manual panel (Run button) over fn, its settings listed, then fn run once.
+    """Show a Run-button panel over fn (live in JupyterLab, drawn on the site), then run fn once if preview.
 
-    The static site shows no controls (no kernel runs there), so the settings are also printed
-    with their ranges, and where the panel runs; the preview run with the defaults follows.
-    Errors in fn are reported, not raised. Returns nothing, so no repr is left under the panel.
+    One output carries both views: JupyterLab renders the live widget, and the site, whose
+    executed copies keep no widget state (site.save_executed drops the view), shows the same
+    controls as disabled HTML. Errors in fn are reported, not raised; returns nothing.
     """
-    from ipywidgets import interact_manual
-    shown = interact_manual.options(manual_name="Run")(guarded(fn), **controls)
-    for control in shown.widget.children[:len(controls)]:
+    from IPython.display import display
+    from ipywidgets import interactive
+    shown = interactive(guarded(fn), {"manual": True, "manual_name": "Run"}, **controls)
+    for control in shown.children[:len(controls)]:
         control.style.description_width = "initial"  # JupyterLab shows each whole name, its unit too
-    print(describe(fn, controls))
+    display({WIDGET: shown._repr_mimebundle_()[WIDGET], "text/html": static(shown),
+             "text/plain": describe(fn, controls)}, raw=True)
     if preview:
-        print("\nWith the defaults:")
+        print("With the defaults:")
         guarded(fn)()
 
 
+def _number(value: float) -> str:
+    """A control's number as a reader writes it: 60,000 and 0.5."""
+    return f"{value:,}" if isinstance(value, int) else f"{value:,g}"
+
+
+def _control(w: Any) -> str:
+    """One control as disabled HTML: its name, the control at its start value, its range."""
+    name = html.escape(w.description)
+    if hasattr(w, "options"):
+        labels = [str(o[0] if isinstance(o, tuple) else o) for o in w.options]
+        options = "".join(f"<option{' selected' if o == w.label else ''}>{html.escape(o)}</option>"
+                          for o in labels)
+        return (f"<label>{name} <select disabled>{options}</select></label> "
+                f"<span class='kl-range'>one of {html.escape(', '.join(labels))}</span>")
+    if isinstance(w.value, bool):
+        return (f"<label>{name} <input type='checkbox' disabled{' checked' if w.value else ''}>"
+                f"</label> <b>{'on' if w.value else 'off'}</b> <span class='kl-range'>on or off</span>")
+    if hasattr(w, "min"):
+        field = (f"<input type='range' disabled min='{w.min}' max='{w.max}' step='{w.step}' "
+                 f"value='{w.value}'>")
+        return (f"<label>{name} {field}</label> <b>{_number(w.value)}</b> "
+                f"<span class='kl-range'>{_number(w.min)} to {_number(w.max)}</span>")
+    return f"<label>{name} <input type='text' disabled value='{html.escape(str(w.value))}'></label>"
+
+
+def static(shown: Any) -> str:
+    """The panel's controls as the site shows them: disabled, with names, ranges, start values."""
+    from ipywidgets import Button, Output
+    rows = [f"<div class='kl-control'>{_control(w)}</div>" for w in shown.children
+            if not isinstance(w, (Button, Output))]
+    return (f"<div class='kl-panel'><p class='kl-where'>{WHERE}</p>{''.join(rows)}"
+            "<button type='button' disabled>Run</button></div>")
+
+
 def describe(fn: Callable[..., Any], controls: dict[str, Any]) -> str:
-    """The panel's settings, one line each: range or choices, and the value the control starts at."""
+    """The panel's settings as text, one line each: range or choices, and the value the control starts at."""
     from ipywidgets import interactive
     params = inspect.signature(fn).parameters
     lines = ["Try it in JupyterLab (`make lab`): change these settings, then press Run."]

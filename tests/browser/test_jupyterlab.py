@@ -98,6 +98,12 @@ def test_a_chapter_runs_in_jupyterlab_and_its_panel_draws_again(jupyterlab):
         text = page.inner_text(".jp-Notebook")
         assert "Traceback" not in text and "AssertionError" not in text, \
             text[max(text.find("Traceback"), 0):][:2000]
+        # the live panel only: the HTML drawing of its controls is for the site
+        assert page.locator(".jp-Notebook .kl-panel").count() == 0, "JupyterLab shows the static panel"
+        names = page.eval_on_selector_all(
+            ".widget-interact .widget-label",
+            "els => els.filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.textContent)")
+        assert not names, f"control names cut short in JupyterLab: {names}"
         buttons = page.locator(".widget-interact button")
         assert buttons.count() == 1 and buttons.first.inner_text() == "Run", \
             [buttons.nth(i).inner_text() for i in range(buttons.count())]

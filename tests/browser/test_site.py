@@ -130,6 +130,50 @@ def figures_made(path: str) -> int:
     return count
 
 
+def panels_made(path: str) -> list[int]:
+    """For each widgets.panel(...) call in the notebook behind a page, how many controls it passes."""
+    import ast
+    import json
+    nb = json.loads((book.EXECUTED / path.replace(".html", ".ipynb")).read_text())
+    counts = []
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "code" and "panel(" in "".join(cell["source"]):
+            tree = ast.parse("".join(cell["source"]))
+            counts += [len([k for k in call.keywords if k.arg != "preview"])
+                       for call in ast.walk(tree) if isinstance(call, ast.Call)
+                       and getattr(call.func, "attr", getattr(call.func, "id", "")) == "panel"]
+    return counts
+
+
+# Each panel drawn on a page: its controls (shown, with a name), whether its Run button is
+# there, whether it says where it runs, and whether it is wider than its box.
+PANELS = """() => [...document.querySelectorAll('article.bd-article .kl-panel')].map(p => [
+  [...p.querySelectorAll('label')].filter(l => l.textContent.trim()
+     && l.querySelector('input, select')?.offsetWidth > 0).length,
+  [...p.querySelectorAll('button')].some(b => b.textContent.trim() === 'Run' && b.offsetWidth > 0),
+  p.innerText.includes('make lab'),
+  p.scrollWidth > p.clientWidth + 1])"""
+
+
+@pytest.mark.parametrize("path", [p for p in PAGES if p.startswith("chapters/")])
+def test_every_panel_shows_its_controls(browser, site, path):
+    """Each panel a chapter builds shows all of its controls on the site, named, with a Run
+    button and where it runs, inside the column at 1300 and 900 px."""
+    made = panels_made(path)
+    page = _open(browser, f"{site}/{path}")
+    try:
+        for width in (1300, 900):
+            page.set_viewport_size({"width": width, "height": 900})
+            drawn = page.evaluate(PANELS)
+            assert [d[0] for d in drawn] == made, (
+                f"{path} at {width} px: controls per panel {[d[0] for d in drawn]}, the notebook "
+                f"builds {made}")
+            assert all(d[1] and d[2] for d in drawn), f"{path}: a panel without Run or `make lab`"
+            assert not any(d[3] for d in drawn), f"{path} at {width} px: a panel is wider than the column"
+    finally:
+        page.close()
+
+
 def test_every_chapter_is_a_page():
     """Each chapter notebook became a page of the site."""
     for nb in book.notebooks():
@@ -158,6 +202,17 @@ def test_ledger_lists_every_verdict_as_held():
         assert f">{claim}<" in text, f"claim {claim} missing from the ledger"
     assert "FAILED" not in text and "not run" not in text
     assert "https://github.com/apache/kafka/blob/" in text, "no claim lists a Kafka source"
+
+
+def test_each_ledger_row_links_to_its_verdicts_section():
+    """Every claim in the ledger's table links to an anchor that its chapter's page has."""
+    import re
+    table = (book.HTML / "ledger.html").read_text().split('<section id="sources-by-claim">')[0]
+    links = re.findall(r'<a class="reference internal" href="(chapters/[^"#]+\.html)#([^"]+)">'
+                       r'<span class="std std-ref">([A-I]\d+)</span>', table)
+    assert len({claim for _, _, claim in links}) >= 49, f"{len(links)} claims link to a section"
+    for page, anchor, claim in links:
+        assert f'id="{anchor}"' in (book.HTML / page).read_text(), f"{claim}: no #{anchor} on {page}"
 
 
 def test_the_measured_page_describes_the_run_the_site_came_from():
