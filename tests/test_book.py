@@ -35,6 +35,24 @@ def test_a_failed_assert_is_marked_failed_in_the_ledger(tmp_path):
     assert "✗ FAILED" in book.ledger(rows, {"Apache Kafka": "4.4.0"})
 
 
+def test_the_ledger_names_the_clients_each_section_ran(tmp_path):
+    """A section that runs a Java client beside librdkafka is marked as measuring both."""
+    out = [new_output("stream", name="stdout", text="held\n")]
+    nb = new_notebook(cells=[
+        new_markdown_cell("## Claim A1"), new_code_cell("run = acks.trial(lab)", execution_count=1),
+        new_markdown_cell("**Verdict on Claim A1 — true**"), new_code_cell("assert run", outputs=out,
+                                                                         execution_count=2),
+        new_markdown_cell("## Claim B2"),
+        new_code_cell("java = java_clients.produce(lab, t, {}, 10)", execution_count=3),
+        new_markdown_cell("**Verdict on Claim B2 — true**"), new_code_cell("assert java", outputs=out,
+                                                                         execution_count=4)])
+    path = tmp_path / "chapter.ipynb"
+    nbformat.write(nb, path)
+    rows = book.verdicts(path, "chapters/x")
+    assert [(r["claim"], r["clients"]) for r in rows] == [("A1", "librdkafka"), ("B2", "Java, librdkafka")]
+    assert "| clients |" in book.ledger(rows, {})
+
+
 def test_a_verdict_skipped_on_an_external_cluster_is_marked_skipped(tmp_path):
     """A verdict cell that printed only the skip note is 'skipped', not held, in the ledger."""
     path = _executed(tmp_path, "**Claim F6 — true.**", [new_output(

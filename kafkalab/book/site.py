@@ -179,10 +179,21 @@ def verdicts(executed: Path, doc: str) -> list[dict]:
             else:
                 verdict = after.strip(" .:").split(". ")[0][:90]
             rows.extend({"claim": c, "doc": doc, "anchor": slugs.get(owners[i], ""),
+                         "clients": clients(cells, owners[i], c),
                          "verdict": verdict or "see the chapter",
                          "status": _status(check), "evidence": _evidence(check),
                          "sources": cited} for c in ids)
     return rows
+
+
+JAVA = re.compile(r"java_clients|client=\"java\"|\bjava=")  # a section that runs a Java client
+
+
+def clients(cells: list[dict], section: int, claim: str) -> str:
+    """Which clients a claim's section measured: both where it runs a Java client beside librdkafka."""
+    code = "".join("".join(c["source"]) for c, owner in zip(cells, _sections(cells))
+                   if owner == section and c["cell_type"] == "code")
+    return "Java, librdkafka" if claim.startswith("J") or JAVA.search(code) else "librdkafka"
 
 
 def _status(cell: dict | None) -> str:
@@ -211,18 +222,19 @@ def ledger(rows: list[dict], versions: dict[str, str]) -> str:
             "skipped": "– skipped (needs the lab)"}
     out = ["# Claims ledger", "",
            "Every claim the chapters test (each links to the section of its chapter that rules on "
-           "it), with the chapter's verdict, whether its `assert` held in this build and the "
+           "it), the clients its experiment ran (librdkafka, and Kafka's Java client beside it "
+           "where the two differ), the chapter's verdict, whether its `assert` held in this build and the "
            "numbers that cell printed; below the table, the sources (Kafka and librdkafka files "
            "at the pinned releases, KIPs, JIRA issues) each claim's section cites. This page is "
            "generated from the executed notebooks each time the site is built.",
            "", "Measured with " + ", ".join(f"{k} {v}" for k, v in versions.items()) + ".", "",
-           "| claim | chapter | verdict | assert | measured in this build |",
-           "|---|---|---|---|---|"]
+           "| claim | chapter | clients | verdict | assert | measured in this build |",
+           "|---|---|---|---|---|---|"]
     for r in sorted(rows, key=order):
         evidence = html.escape(r["evidence"]).replace("|", "\\|")
         target = f"{r['doc']}.ipynb#{r['anchor']}" if r.get("anchor") else f"{r['doc']}.ipynb"
-        out.append(f"| [{r['claim']}]({target}) | {{doc}}`/{r['doc']}` | {r['verdict']} | "
-                   f"{mark[r['status']]} | {evidence} |")
+        out.append(f"| [{r['claim']}]({target}) | {{doc}}`/{r['doc']}` | {r.get('clients', '')} | "
+                   f"{r['verdict']} | {mark[r['status']]} | {evidence} |")
     out += ["", "## Sources by claim", ""]
     cited: dict[tuple[str, str], list[str]] = {}
     for r in sorted(rows, key=order):
