@@ -39,16 +39,25 @@ def run(cmd: list[str], stem: Path, name: str, stdout: Path | None = None) -> su
 
 
 def register(pid: int, name: str) -> Path:
-    """Record a helper process; return its pid file."""
+    """Record a helper process, with its start time; return its pid file."""
     CHILDREN.mkdir(parents=True, exist_ok=True)
     path = CHILDREN / f"{name}.pid"
-    path.write_text(f"{pid}\n")
+    path.write_text(f"{pid} {_started(pid)}\n")
     return path
 
 
 def forget(name: str) -> None:
     """Drop a helper's pid file once it has ended."""
     (CHILDREN / f"{name}.pid").unlink(missing_ok=True)
+
+
+def _started(pid: int) -> str:
+    """The process's start time (clock ticks since boot; '' once it has gone): with the pid it
+    names one process, since pids are reused (pid_max is often 32768, threads take them too)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return ""
 
 
 def _alive(pid: int) -> bool:
@@ -65,11 +74,13 @@ def reap() -> int:
     ended = 0
     for path in sorted(CHILDREN.glob("*.pid")) if CHILDREN.exists() else []:
         try:
-            pid = int(path.read_text().split()[0])
-        except (OSError, ValueError, IndexError):
+            pid, *started = path.read_text().split()
+            pid = int(pid)
+        except (OSError, ValueError):
             path.unlink(missing_ok=True)
             continue
-        if _alive(pid) and _cmdline_is_ours(pid):
+        # the recorded process only: its pid may now belong to another (another lab's LazyFS)
+        if _alive(pid) and _cmdline_is_ours(pid) and started == [_started(pid)]:
             for sig in (signal.SIGCONT, signal.SIGKILL):
                 try:
                     os.kill(pid, sig)

@@ -321,6 +321,9 @@ def sync_mount(mountpoint: Path) -> None:
 def power_cut(mountpoint: Path) -> dict[str, int]:
     """Drop every unsynced write under the mount (its writers must be dead); return the bytes
     dropped per file. Remount afterwards, so that no page the kernel cached survives."""
+    if not os.path.ismount(mountpoint):  # else the write below would land on the real disk
+        raise LabError(f"the LazyFS mount at {mountpoint} is gone (its process ended: see "
+                       f"{mountpoint.parent / f'{mountpoint.name}.lazyfs.log'})")
     sync_mount(mountpoint)
     (mountpoint / CONTROL.lstrip("/")).write_bytes(b"power-cut")
     return json.loads((mountpoint / CONTROL.lstrip("/")).read_bytes())["last_cut"]

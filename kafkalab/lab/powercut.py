@@ -79,7 +79,9 @@ def _put_back(data: Path, backing: Path, proc: subprocess.Popen | None = None) -
     lazyfs.unmount(data, proc)
     if backing.exists():
         if data.exists():
-            data.rmdir()  # the empty mount point
+            # the empty mount point; a control file written there while no mount was up goes too
+            (data / lazyfs.CONTROL.lstrip("/")).unlink(missing_ok=True)
+            data.rmdir()
         backing.rename(data)
 
 
