@@ -244,10 +244,7 @@ def test_assignment_checkers(lab):
     wrong(checks.check_java_defaults, None, 12, -1, match="whole number")
     checks.judge_java_defaults(java, 12, 3)
 
-    class ThreeLeft:  # the recorded end of a scale-out in which one of four members dropped out
-        def owners(self):
-            return {("t", p): p % 3 for p in range(12)}
-    java.group = ThreeLeft()
+    java.owners = {("t", p): p % 3 for p in range(12)}  # one of four members dropped out
     with pytest.raises(LabError, match="did not end with 4 members"):  # the lab's problem
         checks.check_java_defaults(java, 12, 3)
 

@@ -43,29 +43,7 @@ def test_java_producer_keeps_javas_defaults(lab):
     assert ids["retries=0"] == {-1}, ids
 
 
-def test_java_member_shares_a_group_with_a_librdkafka_member(lab):
-    topic = lab.new_topic("test-java-group", partitions=4)
-    parts = tps(topic, 4)
-    with feeds.Feed(lab, topic, 100), \
-            Group(lab, [topic], {**CONFIG, "partition.assignment.strategy": "range"}) as g:
-        g.add(client="java")
-        g.add()
-        g.wait_owned(parts, [0, 1], timeout=60)
-        assert set(g.owners().values()) == {0, 1}, g.owners()
-        lab.wait_for(lambda: {e.member for e in g.consumed()} == {0, 1}, 30,
-                     "both members to consume records")
-        described = lab.tool("kafka-consumer-groups", "--describe", "--group", g.group_id,
-                             "--members")
-        rows = [ln for ln in described.splitlines() if g.group_id in ln]
-        assert len(rows) == 2, described
-        assert any("rdkafka" in r for r in rows) and any("consumer-" in r for r in rows), described
-        g.close(0)  # the Java member leaves cleanly: its partitions move to the other member
-        g.wait_owned(parts, [1], timeout=30)
-    java = [e.ev for e in g.events() if e.member == 0]
-    assert java[0] == "start" and "assigned" in java and java[-1] == "closed", java
-
-
-# (a cooperative-sticky Java group is measured in chapter 10, claim J6)
+# A group mixing Java and librdkafka members, cooperative-sticky: chapter 10 (J6), exercise 10.
 def test_java_member_of_a_kip_848_group_gives_up_only_what_moves(lab):
     settings = {"group.protocol": "consumer"}
     topic = lab.new_topic("test-java-coop", partitions=4)

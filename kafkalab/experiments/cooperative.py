@@ -31,6 +31,7 @@ class ScaleOut:
     from_member: dict[TP, int] = field(default_factory=dict)  # who held those before the join
     stall_s: float = 0.0  # member 0 was stuck in one record for this long from the join on
     clients: tuple[str, ...] = ()  # each member's client, the newcomer last (all librdkafka if empty)
+    owners: dict[TP, int] = field(default_factory=dict)  # who held each partition once settled
 
     @property
     def paused(self) -> set[TP]:
@@ -97,7 +98,8 @@ def scale_out(lab: Lab, assignor: str, members: int = 3, partitions: int = 12,
         run = ScaleOut(assignor, members, at, end, ownership_gaps(g, at, end), moved,
                        [len(e.tps) for e in changes if e.member == members and e.ev == "assigned"],
                        [e.t - at for e in changes if e.ev == "revoked" and e.tps], g, handed,
-                       {tp: before[tp] for tp in handed if tp in before}, stall_s, tuple(clients))
+                       {tp: before[tp] for tp in handed if tp in before}, stall_s, tuple(clients),
+                       after)
     return run
 
 
