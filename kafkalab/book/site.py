@@ -222,19 +222,21 @@ def ledger(rows: list[dict], versions: dict[str, str]) -> str:
             "skipped": "– skipped (needs the lab)"}
     out = ["# Claims ledger", "",
            "Every claim the chapters test (each links to the section of its chapter that rules on "
-           "it), the clients its experiment ran (librdkafka, and Kafka's Java client beside it "
-           "where the two differ), the chapter's verdict, whether its `assert` held in this build and the "
+           "it), the chapter's verdict (marked \"Java and librdkafka\" where its experiment ran "
+           "Kafka's Java client beside librdkafka; librdkafka alone otherwise), whether its "
+           "`assert` held in this build and the "
            "numbers that cell printed; below the table, the sources (Kafka and librdkafka files "
            "at the pinned releases, KIPs, JIRA issues) each claim's section cites. This page is "
            "generated from the executed notebooks each time the site is built.",
            "", "Measured with " + ", ".join(f"{k} {v}" for k, v in versions.items()) + ".", "",
-           "| claim | chapter | clients | verdict | assert | measured in this build |",
-           "|---|---|---|---|---|---|"]
+           "| claim | chapter | verdict | assert | measured in this build |",
+           "|---|---|---|---|---|"]
     for r in sorted(rows, key=order):
         evidence = html.escape(r["evidence"]).replace("|", "\\|")
         target = f"{r['doc']}.ipynb#{r['anchor']}" if r.get("anchor") else f"{r['doc']}.ipynb"
-        out.append(f"| [{r['claim']}]({target}) | {{doc}}`/{r['doc']}` | {r.get('clients', '')} | "
-                   f"{r['verdict']} | {mark[r['status']]} | {evidence} |")
+        both = " (Java and librdkafka)" if r.get("clients", "").startswith("Java") else ""
+        out.append(f"| [{r['claim']}]({target}) | {{doc}}`/{r['doc']}` | {r['verdict']}{both} | "
+                   f"{mark[r['status']]} | {evidence} |")
     out += ["", "## Sources by claim", ""]
     cited: dict[tuple[str, str], list[str]] = {}
     for r in sorted(rows, key=order):
