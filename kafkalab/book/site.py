@@ -22,7 +22,7 @@ from pathlib import Path
 import yaml
 
 from ..lab import topology
-from . import measured
+from . import i18n, measured
 
 EXECUTED = topology.ROOT / "_build" / "executed"
 STAGE = topology.ROOT / "_build" / "stage"
@@ -47,7 +47,7 @@ def source_key(path: Path) -> str:
     for cell in nb["cells"]:
         h.update(cell["cell_type"].encode() + "".join(cell["source"]).encode() + b"\0")
     for module in sorted((topology.ROOT / "kafkalab").rglob("*.py")):
-        if module.parent.name != "book" or module.name not in ("site.py", "__main__.py"):
+        if module.parent.name != "book" or module.name not in ("site.py", "i18n.py", "__main__.py"):
             h.update(module.read_bytes())  # the site's tooling does not change what a notebook measures
     return h.hexdigest()[:16]
 
@@ -265,14 +265,8 @@ def stage(versions: dict[str, str]) -> list[dict]:
         shutil.copy(topology.ROOT / page, STAGE / page)
     (STAGE / "ledger.md").write_text(ledger(rows, versions))
     (STAGE / "measured.md").write_text(measured.page(topology.ROOT / "_build", versions))
-    toc = yaml.safe_load((topology.ROOT / "_toc.yml").read_text())
-    for part in toc["parts"]:
-        if part.get("caption") == "Reference":
-            part["chapters"][:0] = [{"file": "ledger"}, {"file": "measured"}]
-    (STAGE / "_toc.yml").write_text(yaml.safe_dump(toc, sort_keys=False))
-    config = yaml.safe_load((topology.ROOT / "_config.yml").read_text())
-    config["execute"]["execute_notebooks"] = "off"
-    config["sphinx"]["extra_extensions"].append("kafkalab.book.site")  # setup() below
+    (STAGE / "_toc.yml").write_text(yaml.safe_dump(staged_toc(), sort_keys=False))
+    config = i18n.configure(yaml.safe_load((topology.ROOT / "_config.yml").read_text()))
     built = datetime.date.today().isoformat()
     config.setdefault("html", {})["extra_footer"] = (
         "<p>Measured with " + ", ".join(f"{k} {v}" for k, v in versions.items())
@@ -283,6 +277,15 @@ def stage(versions: dict[str, str]) -> list[dict]:
         config["html"].update(use_repository_button=True, use_issues_button=True)
     (STAGE / "_config.yml").write_text(yaml.safe_dump(config, sort_keys=False))
     return rows
+
+
+def staged_toc() -> dict:
+    """The table of contents with the generated pages (ledger, measured) under Reference."""
+    toc = yaml.safe_load((topology.ROOT / "_toc.yml").read_text())
+    for part in toc["parts"]:
+        if part.get("caption") == "Reference":
+            part["chapters"][:0] = [{"file": "ledger"}, {"file": "measured"}]
+    return toc
 
 
 def repository_url() -> str:
@@ -369,11 +372,16 @@ def number_exercises_by_chapter(app, env) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """`python -m kafkalab.book [--no-execute]`: build the site."""
+    """`python -m kafkalab.book [--no-execute | --locales]`: build the site, or refresh its catalogs."""
     p = argparse.ArgumentParser(prog="python -m kafkalab.book", description=build.__doc__)
     p.add_argument("--no-execute", action="store_true",
                    help="fail instead of running notebooks without an up-to-date executed copy")
-    build(run=not p.parse_args(argv).no_execute)
+    p.add_argument("--locales", action="store_true", help=i18n.refresh.__doc__)
+    args = p.parse_args(argv)
+    if args.locales:
+        i18n.refresh()
+    else:
+        build(run=not args.no_execute)
 
 
 if __name__ == "__main__":
