@@ -6,10 +6,13 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
+
 from .. import oracles
+from ..errors import LabTimeout
 from ..waiting import sleep_until, wait_for
 from ..workloads.feeds import Feed
-from ..workloads.group import TP, Group, settled, tps
+from ..workloads.group import TP, Event, Group, settled, tps
 
 if TYPE_CHECKING:
     from ..lab.cluster import Lab
@@ -120,6 +123,24 @@ class Twice:
     duplicates: int  # consumed more than once
     victim_partitions: int  # partitions the killed member held
     group: Group | None = None
+    client: str = "librdkafka"
+    killed_at: float = float("nan")  # group seconds
+    # The broker's committed offsets of the killed member's partitions when the group reacted to
+    # the kill, before any new owner could commit (-1: none): where the new owners start.
+    committed: dict[TP, int] = field(default_factory=dict)
+
+    def uncommitted(self) -> list[Event]:
+        """Records the killed member consumed at or past the broker's committed offsets."""
+        assert self.group is not None
+        return [e for e in self.group.consumed() if e.member == 0 and e.tp in self.committed
+                and e.offset >= self.committed[e.tp]]
+
+
+def broker_committed(lab: Lab, group_id: str, partitions: list[TP]) -> dict[TP, int]:
+    """The offsets the broker holds as committed for the group (-1 where none)."""
+    request = ConsumerGroupTopicPartitions(group_id, [TopicPartition(t, p) for t, p in partitions])
+    got = lab.admin.list_consumer_group_offsets([request])[group_id].result(10)
+    return {(tp.topic, tp.partition): max(tp.offset, -1) for tp in got.topic_partitions}
 
 
 def last_commit(g: Group, member: int) -> float:
@@ -128,26 +149,52 @@ def last_commit(g: Group, member: int) -> float:
         e.ev == "start" or (e.ev == "committed" and e.tps and not e.error))), default=0.0)
 
 
+def java_commit_gap(lab: Lab, g: Group, held: list[TP], gap: float, limit: float) -> None:
+    """Return `gap` s after the broker's committed offsets of `held` last moved (a Java member
+    reports no auto commits), or after `limit` s if they never move: the verdict judges that."""
+    seen = {"offsets": broker_committed(lab, g.group_id, held), "at": float("nan")}
+
+    def quiet() -> bool:
+        now = broker_committed(lab, g.group_id, held)
+        if now != seen["offsets"]:
+            seen.update(offsets=now, at=g.now())
+        return g.now() - seen["at"] >= gap  # False while no move was seen (NaN)
+    try:
+        wait_for(quiet, limit, "member 0's committed offsets to move", interval=0.05)
+    except LabTimeout:
+        pass
+
+
 def processed_twice(lab: Lab, config: dict, commit: str, records: int = 2000,
                     rate: float = 400, kill_at_s: float = 2.5, partitions: int = 6,
-                    delay_ms: float = 0) -> Twice:
-    """Three members consume `records` written at `rate`/s; member 0 is killed at kill_at_s (with
-    auto commit, once min(1 s, half the interval) has passed since its last commit); count what
-    the group processed twice, and what it never processed."""
+                    delay_ms: float = 0, client: str = "librdkafka") -> Twice:
+    """Three members of `client` consume `records` written at `rate`/s; member 0 is killed at
+    kill_at_s (librdkafka with auto commit: once min(1 s, half the interval) has passed since its
+    last commit); count what the group processed twice, and what it never processed."""
     topic = lab.new_topic("twice", partitions=partitions)
     session_s = float(config.get("session.timeout.ms", 45000)) / 1000
     with Group(lab, [topic], config, commit=commit, delay_ms=delay_ms) as g:
         for _ in range(3):
-            g.add()
+            g.add(client=client)
         settled(g, tps(topic, partitions))
         with Feed(lab, topic, rate, limit=records) as feed:
             sleep_until(time.monotonic() + kill_at_s)  # the schedule: kill it mid-stream
-            if commit == "auto":  # ... and not just after a background commit
-                gap = min(1.0, float(config.get("auto.commit.interval.ms", 5000)) / 2000)
-                wait_for(lambda: g.now() - last_commit(g, 0) >= gap, 2 * gap + 10,
-                         f"a moment {gap:g} s after member 0's last commit")
             held = [tp for tp, m in g.owners().items() if m == 0]
-            g.kill(0)
+            if commit == "auto":  # ... and not just after a background commit
+                interval_s = float(config.get("auto.commit.interval.ms", 5000)) / 1000
+                gap = min(1.0, interval_s / 2)
+                if client == "librdkafka":
+                    wait_for(lambda: g.now() - last_commit(g, 0) >= gap, 2 * gap + 10,
+                             f"a moment {gap:g} s after member 0's last commit")
+                else:
+                    java_commit_gap(lab, g, held, gap, 2 * interval_s + 1)
+            killed_at = g.kill(0)
+            # Read once the group has reassigned them: any commit the dead member had in flight
+            # has landed, and a new owner commits only after it has been assigned them.
+            wait_for(lambda: any(e.ev == "assigned" and e.t > killed_at and set(held) & set(e.tps)
+                                 for e in g.events()), session_s + 30,
+                     "the killed member's partitions to be reassigned")
+            committed = broker_committed(lab, g.group_id, held)
             wait_for(feed.done, records / rate + 30, "the feed to finish")
         wait_for(lambda: len({(e.tp, e.offset) for e in g.consumed()}) >= len(feed.acked),
                  session_s + 60, f"the group to consume all {len(feed.acked)} records")
@@ -155,4 +202,4 @@ def processed_twice(lab: Lab, config: dict, commit: str, records: int = 2000,
         values = {e.value for e in g.consumed()}
     missing = oracles.missing((v.decode() for v in feed.acked), values)
     return Twice(commit, len(feed.acked), len(seen), missing, oracles.duplicates(seen),
-                 len(held), g)
+                 len(held), g, client, killed_at, committed)
