@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from ..errors import LabTimeout
+from ..waiting import wait_for
 from ..workloads.group import TP, Group, config_for, settled, tps
 from ..workloads.together import side_by_side
 
@@ -100,3 +102,69 @@ def described_assignor(lab: Lab, config: dict) -> str:
         settled(g, tps(topic, 2))
         desc = lab.admin.describe_consumer_groups([g.group_id])[g.group_id].result(10)
     return desc.partition_assignor
+
+
+@dataclass
+class Mixed:
+    """A classic group of a Java member and a librdkafka member, each with its default assignors,
+    then a Java member that lists cooperative-sticky alone trying to join it."""
+
+    topic: str
+    partitions: int
+    assignor: str  # the protocol the coordinator chose, as it describes the group
+    held: dict[str, list[int]]  # client -> partitions, from the coordinator's description
+    member_ids: dict[str, str]  # client -> member id
+    refused: str  # the third member's error, from its log ("" if it joined)
+    refused_exited: bool  # the third member's process ended by itself
+    after: tuple[str, int]  # assignor and member count described after the third member's try
+    changes_after: int  # assignment changes the first two members saw after the third started
+
+
+def _described(lab: Lab, group_id: str) -> tuple[str, dict[str, tuple[str, list[int]]]]:
+    """The group's assignor and, per member id, its client id and partitions."""
+    desc = lab.admin.describe_consumer_groups([group_id])[group_id].result(10)
+    return desc.partition_assignor, {
+        m.member_id: (m.client_id, sorted(tp.partition for tp in m.assignment.topic_partitions))
+        for m in desc.members}
+
+
+def mixed_group(lab: Lab, partitions: int = 5, outsider: str | None = "cooperative-sticky",
+                java_first: bool = True, timeout: float = 30) -> Mixed:
+    """One Java and one librdkafka member with their default assignor lists share a topic; then
+    a Java member listing `outsider` alone (None: no third member) tries to join: what the
+    coordinator does with each."""
+    topic = lab.new_topic("assign-mixed", partitions=partitions)
+    parts = tps(topic, partitions)
+    timeouts = {k: v for k, v in config_for("range").items() if k != "partition.assignment.strategy"}
+    with Group(lab, [topic], timeouts) as g:
+        for client in (("java", "librdkafka") if java_first else ("librdkafka", "java")):
+            g.add(client=client)
+        settled(g, parts)
+        assignor, members = _described(lab, g.group_id)
+        if outsider is None:
+            return Mixed(topic, partitions, assignor, *_by_client(members), "", False,
+                         (assignor, len(members)), 0)
+        start = g.now()
+        third = g.add({"partition.assignment.strategy": outsider}, client="java")
+        # a refused member's poll() throws, and the tool closes its consumer and exits
+        try:
+            wait_for(lambda: third not in g.alive(), timeout, "the third member to be refused")
+            exited = True
+        except LabTimeout:
+            exited = False
+        log = "\n".join(p.read_text(errors="replace")
+                        for p in (g.dir / f"m{third}-logs").glob("*.log*"))
+        refused = next((line.split(": ", 1)[-1] for line in log.splitlines()
+                        if "InconsistentGroupProtocolException" in line), "")
+        after, members_after = _described(lab, g.group_id)
+        changes = sum(1 for e in g.events() if e.member != third and e.t > start
+                      and e.ev in ("assigned", "revoked", "lost"))
+    return Mixed(topic, partitions, assignor, *_by_client(members), refused, exited,
+                 (after, len(members_after)), changes)
+
+
+def _by_client(members: dict[str, tuple[str, list[int]]]) -> tuple[dict, dict]:
+    """Partitions and member id per client ("java": a client id Java made, "consumer-...")."""
+    client = {mid: ("java" if cid.startswith("consumer-") else "librdkafka")
+              for mid, (cid, _) in members.items()}
+    return ({client[m]: p for m, (_, p) in members.items()}, {c: m for m, c in client.items()})
