@@ -19,7 +19,7 @@ def bare_jitter(rate: float, seconds: float = 1.0) -> float:
     return oracles.longest_gap(times)
 
 
-@pytest.mark.parametrize("rate", [100, 200])
+@pytest.mark.parametrize("rate", [200])
 def test_paced_run_keeps_its_rate(lab, rate):
     topic = lab.new_topic("pacing", replication_factor=3)
     clients.produce(lab, topic, {"acks": "all"}, records=rate // 2, rate=rate)  # warm the topic

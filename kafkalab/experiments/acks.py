@@ -173,8 +173,9 @@ def writes_with_brokers_down(lab: Lab, topic: str, configs: dict[str, dict],
         for label, config in configs.items():
             run.outcome[label][step] = write_one(lab, topic, config)
 
-    def written() -> int:
-        return 1 + max(w.offset for row in run.outcome.values() for w in row.values())
+    def written() -> int:  # acks=0 writes learn no offset
+        return 1 + max(w.offset for row in run.outcome.values() for w in row.values()
+                       if w.offset is not None)
 
     probe(0)
     down: list[int] = []
