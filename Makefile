@@ -13,7 +13,7 @@ MAVEN_STAMP := kafka/libs/.downloaded
 # and kafkalab from source again.
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: venv jars tools up down status lint check test book lab clean
+.PHONY: venv jars tools up down status lint check test book locales lab clean
 
 venv: $(VENV_STAMP)
 $(VENV_STAMP): requirements.txt pyproject.toml kafkalab/book/jupyterlab/overrides.json
@@ -102,9 +102,14 @@ test:
 	$(PY) -m pytest -p no:cacheprovider -o testpaths= -n 2 tests/browser/test_site.py
 
 # The site: notebooks without an up-to-date executed copy run against the lab, then
-# jupyter-book builds _build/html with execution off.
+# Sphinx builds _build/html with execution off, and the Korean edition _build/html/ko beside it.
 book: venv jars tools up
 	$(PY) -m kafkalab.book
+
+# The Korean catalogs (locales/ko/LC_MESSAGES/*.po) brought in step with the English prose:
+# new and changed paragraphs come in untranslated or fuzzy; every msgstr is kept.
+locales: venv
+	$(PY) -m kafkalab.book --locales
 
 # JupyterLab refuses to run as root unless told; containers and these lab machines run as root.
 lab: venv jars up

@@ -61,38 +61,40 @@ def notebook_seconds(build: Path) -> tuple[dict[str, float], list[tuple[float, s
     return dict(totals), sorted(slow, reverse=True)
 
 
-def page(build: Path, versions: dict[str, str]) -> str:
-    """The measured page (MyST markdown) from what the last run left in `build`."""
-    out = ["# Measured: this build", "",
-           "The machine, the versions and the times of the test run this site was built from. "
-           "Every chapter's own numbers are on its page; this page is generated with the site, "
-           "so it never describes an older run.", "", "## The machine", "",
-           "| part | this machine |", "|---|---|"]
-    out += [f"| {k} | {v} |" for k, v in machine().items()]
-    out += ["", "## Versions", "", "| software | version |", "|---|---|"]
-    out += [f"| {k} | {v} |" for k, v in versions.items()]
+def page(build: Path, versions: dict[str, str], words: dict[str, str] | None = None) -> str:
+    """The measured page (MyST markdown) from the last run in `build`; fixed words from `words`."""
+    t = lambda s: (words or {}).get(s, s)
+    row = lambda *cells: "| " + " | ".join(map(str, cells)) + " |"
+    out = ["# " + t("Measured: this build"), "",
+           t("The machine, the versions and the times of the test run this site was built from. "
+             "Every chapter's own numbers are on its page; this page is generated with the site, "
+             "so it never describes an older run."), "", "## " + t("The machine"), "",
+           row(t("part"), t("this machine")), "|---|---|"]
+    out += [row(t(k), v) for k, v in machine().items()]
+    out += ["", "## " + t("Versions"), "", row(t("software"), t("version")), "|---|---|"]
+    out += [row(t(k), v) for k, v in versions.items()]
     head, rows = lab_start(build)
-    out += ["", "## The lab", ""]
+    out += ["", "## " + t("The lab"), ""]
     if head:
-        out += [f"`python -m kafkalab up` printed: *{head.split(';')[0]}*. Each node then used "
-                "(resident memory, as `python -m kafkalab status` shows it):", "",
-                "| node | role | port | state | memory |", "|---|---|---|---|---|"]
-        out += [f"| {r[0]} | {r[1]} | {r[2]} | {r[4]} | {r[5] if len(r) > 5 else '-'} |"
+        out += [t("`python -m kafkalab up` printed: *{}*. Each node then used (resident memory, "
+                  "as `python -m kafkalab status` shows it):").format(head.split(";")[0]), "",
+                row(*map(t, ("node", "role", "port", "state", "memory"))), "|---|---|---|---|---|"]
+        out += [row(r[0], t(r[1]), r[2], t(r[4]), r[5] if len(r) > 5 else "-")
                 for r in rows if len(r) >= 5]
     else:
-        out.append("No lab start was recorded with this build (`make test` records one).")
+        out.append(t("No lab start was recorded with this build (`make test` records one)."))
     totals, slow = notebook_seconds(build)
-    out += ["", "## How long each part of the run took", ""]
+    out += ["", "## " + t("How long each part of the run took"), ""]
     if not totals:
-        out.append("This site was built without a recorded test run (`make book` alone); "
-                   "`make test` records one.")
+        out.append(t("This site was built without a recorded test run (`make book` alone); "
+                     "`make test` records one."))
         return "\n".join(out) + "\n"
-    out += ["Seconds of the test run spent in each notebook (the sum of its cells) and in the "
-            "unit and behaviour tests:", "", "| file | seconds |", "|---|---|"]
-    out += [f"| {f} | {s:.1f} |" for f, s in sorted(totals.items(), key=lambda x: -x[1])]
-    out.append(f"| all | {sum(totals.values()):.1f} |")
+    out += [t("Seconds of the test run spent in each notebook (the sum of its cells) and in the "
+              "unit and behaviour tests:"), "", row(t("file"), t("seconds")), "|---|---|"]
+    out += [row(f, f"{s:.1f}") for f, s in sorted(totals.items(), key=lambda x: -x[1])]
+    out.append(row(t("all"), f"{sum(totals.values()):.1f}"))
     if slow:
-        out += ["", "Cells and tests of 10 s or more, the waits of the experiments in them:", "",
-                "| seconds | file | item |", "|---|---|---|"]
-        out += [f"| {s:.1f} | {f} | {name} |" for s, f, name in slow]
+        out += ["", t("Cells and tests of 10 s or more, the waits of the experiments in them:"), "",
+                row(t("seconds"), t("file"), t("item")), "|---|---|---|"]
+        out += [row(f"{s:.1f}", f, name) for s, f, name in slow]
     return "\n".join(out) + "\n"

@@ -16,7 +16,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import yaml
@@ -31,6 +30,8 @@ KEY = "kafkalab_source_key"  # notebook metadata: which sources an executed copy
 PAGES = ("intro.md", "glossary.md")
 SOLUTIONS = "KAFKALAB_SOLUTIONS"  # set when the book is built or tested: solution cells run
 WIDGET = "application/vnd.jupyter.widget-view+json"
+# The site's tooling, which does not change what a notebook measures (not in its source key)
+TOOLING = ("site.py", "i18n.py", "measured.py", "__main__.py")
 
 
 def notebooks() -> list[Path]:
@@ -47,8 +48,8 @@ def source_key(path: Path) -> str:
     for cell in nb["cells"]:
         h.update(cell["cell_type"].encode() + "".join(cell["source"]).encode() + b"\0")
     for module in sorted((topology.ROOT / "kafkalab").rglob("*.py")):
-        if module.parent.name != "book" or module.name not in ("site.py", "i18n.py", "__main__.py"):
-            h.update(module.read_bytes())  # the site's tooling does not change what a notebook measures
+        if module.parent.name != "book" or module.name not in TOOLING:
+            h.update(module.read_bytes())
     return h.hexdigest()[:16]
 
 
@@ -174,16 +175,20 @@ def verdicts(executed: Path, doc: str) -> list[dict]:
         check = next((c for c in cells[i + 1:] if c["cell_type"] == "code"), None)
         for bold, after in _VERDICT.findall(text.replace("\n", " ")):
             ids = re.findall(r"Claim ([A-Z]\d+)", bold)
-            if "—" in bold:
-                verdict = bold.split("—", 1)[1].strip(" .:")
-            else:
-                verdict = after.strip(" .:").split(". ")[0][:90]
+            verdict = verdict_text(bold, after)
             rows.extend({"claim": c, "doc": doc, "anchor": slugs.get(owners[i], ""),
                          "clients": clients(cells, owners[i], c),
                          "verdict": verdict or "see the chapter",
                          "status": _status(check), "evidence": _evidence(check),
                          "sources": cited} for c in ids)
     return rows
+
+
+def verdict_text(bold: str, after: str) -> str:
+    """A verdict's words: the bold text after its dash, else the first sentence after the bold."""
+    if "—" in bold:
+        return bold.split("—", 1)[1].strip(" .:")
+    return after.strip(" .:").split(". ")[0][:90]
 
 
 JAVA = re.compile(r"java_clients|client=\"java\"|\bjava=")  # a section that runs a Java client
@@ -215,29 +220,30 @@ def _evidence(cell: dict | None) -> str:
     return lines[-1] if lines else ""
 
 
-def ledger(rows: list[dict], versions: dict[str, str]) -> str:
-    """The claims-ledger page (MyST markdown), one row per claim and verdict cell."""
+def ledger(rows: list[dict], versions: dict[str, str], words: dict[str, str] | None = None) -> str:
+    """The claims-ledger page (MyST markdown), one row per claim; fixed words from `words` if given."""
+    t = lambda s: (words or {}).get(s, s)
     order = lambda r: (r["claim"][0], int(r["claim"][1:]))
     mark = {"held": "✓ held", "failed": "✗ FAILED", "not run": "– not run",
             "skipped": "– skipped (needs the lab)"}
-    out = ["# Claims ledger", "",
-           "Every claim the chapters test (each links to the section of its chapter that rules on "
-           "it), the chapter's verdict (marked \"Java and librdkafka\" where its experiment ran "
-           "Kafka's Java client beside librdkafka; librdkafka alone otherwise), whether its "
-           "`assert` held in this build and the "
-           "numbers that cell printed; below the table, the sources (Kafka and librdkafka files "
-           "at the pinned releases, KIPs, JIRA issues) each claim's section cites. This page is "
-           "generated from the executed notebooks each time the site is built.",
-           "", "Measured with " + ", ".join(f"{k} {v}" for k, v in versions.items()) + ".", "",
-           "| claim | chapter | verdict | assert | measured in this build |",
-           "|---|---|---|---|---|"]
+    head = ("claim", "chapter", "verdict", "assert", "measured in this build")
+    out = ["# " + t("Claims ledger"), "",
+           t("Every claim the chapters test (each links to the section of its chapter that rules on "
+             "it), the chapter's verdict (marked \"Java and librdkafka\" where its experiment ran "
+             "Kafka's Java client beside librdkafka; librdkafka alone otherwise), whether its "
+             "`assert` held in this build and the "
+             "numbers that cell printed; below the table, the sources (Kafka and librdkafka files "
+             "at the pinned releases, KIPs, JIRA issues) each claim's section cites. This page is "
+             "generated from the executed notebooks each time the site is built."),
+           "", t("Measured with {}.").format(", ".join(f"{t(k)} {v}" for k, v in versions.items())),
+           "", "| " + " | ".join(map(t, head)) + " |", "|---|---|---|---|---|"]
     for r in sorted(rows, key=order):
         evidence = html.escape(r["evidence"]).replace("|", "\\|")
         target = f"{r['doc']}.ipynb#{r['anchor']}" if r.get("anchor") else f"{r['doc']}.ipynb"
-        both = " (Java and librdkafka)" if r.get("clients", "").startswith("Java") else ""
+        both = f" ({t('Java and librdkafka')})" if r.get("clients", "").startswith("Java") else ""
         out.append(f"| [{r['claim']}]({target}) | {{doc}}`/{r['doc']}` | {r['verdict']}{both} | "
-                   f"{mark[r['status']]} | {evidence} |")
-    out += ["", "## Sources by claim", ""]
+                   f"{t(mark[r['status']])} | {evidence} |")
+    out += ["", "## " + t("Sources by claim"), ""]
     cited: dict[tuple[str, str], list[str]] = {}
     for r in sorted(rows, key=order):
         found = cited.setdefault((r["claim"], r["doc"]), [])
@@ -302,7 +308,7 @@ def repository_url() -> str:
 
 
 def build(run: bool = True) -> Path:
-    """Execute stale notebooks (when run), stage, and build the site into _build/html."""
+    """Execute stale notebooks (when run), stage, build _build/html and its Korean edition html/ko."""
     from .. import versions
     os.environ[SOLUTIONS] = "1"  # the exercises' solution cells run, and are checked
     stale = [nb for nb in notebooks() if not up_to_date(nb)]
@@ -313,18 +319,19 @@ def build(run: bool = True) -> Path:
     for nb in stale:
         print(f"executing {nb.relative_to(topology.ROOT)}", flush=True)
         execute(nb)
-    rows = stage(versions())
+    found = versions()
+    rows = stage(found)
     failed = [r["claim"] for r in rows if r["status"] not in ("held", "skipped")]
     if failed:
         raise SystemExit(f"verdicts that did not hold: {failed}")
-    out = topology.ROOT / "_build" / "site"
-    cmd = [str(Path(sys.executable).parent / "jupyter-book"), "build", str(STAGE),
-           "--path-output", str(out), "--warningiserror", "--nitpick", "--quiet"]
-    subprocess.run(cmd, check=True)
+    i18n.write_generated(STAGE, rows, found)
+    built = i18n.build(STAGE, topology.ROOT / "_build" / "site")  # English and Korean
     if HTML.exists():
         shutil.rmtree(HTML)
-    shutil.copytree(out / "_build" / "html", HTML)
-    print(f"site: {HTML / 'index.html'} ({len(rows)} verdicts in the ledger)")
+    shutil.copytree(built["en"], HTML)
+    shutil.copytree(built[i18n.LANGUAGE], HTML / i18n.LANGUAGE)
+    print(f"site: {HTML / 'index.html'}, {HTML / i18n.LANGUAGE / 'index.html'} "
+          f"({len(rows)} verdicts in the ledger)")
     return HTML
 
 
