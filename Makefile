@@ -73,12 +73,14 @@ check: venv
 # notebook runs once, exercises with their solutions; tests/nbcapture.py keeps the outputs),
 # then the site built from those outputs (its log in _build/book.log) while a chapter runs in
 # JupyterLab under headless Chromium, then the site's pages opened two at a time.
-# The suite runs in LANES lanes: lane N is a whole lab of its own (KAFKALAB_LANE=N: ports
-# 19090+100N, .lab-laneN/) driven by pytest-xdist worker gwN; a file's cells stay on one lane, in order. The few files
-# whose verdicts compare latencies (nbcapture.SOLO) then run alone, on lane 0. Every lab is
-# stopped at the end, pass or fail. Docker's compose file has one lab: LANES=1 there.
-# One lane by default: on two cores a second lab's load distorts the latency and timing verdicts.
-LANES ?= 1
+# The suite runs in two phases. First, the files whose verdicts count rather than time
+# (nbcapture.laned: most tests, chapters 09 and 11, four exercises) run in LANES lanes: lane N
+# is a whole lab of its own (KAFKALAB_LANE=N: ports 19090+100N, .lab-laneN/) driven by
+# pytest-xdist worker gwN; a file's cells stay on one lane, in order. Then every other file runs
+# alone, on lane 0: a second lab's load on two cores would distort latencies, timeouts and
+# rebalance timings. Every lab is stopped at the end, pass or fail. Docker's compose file has
+# one lab: LANES=1 there (one pass, everything on lane 0).
+LANES ?= $(if $(filter docker,$(KAFKALAB_LAUNCHER)),1,2)
 LANE_IDS = $(shell seq 0 $$(($(LANES) - 1)))
 NBVAL = $(PY) -m pytest -p no:cacheprovider -p tests.nbcapture --nbval-lax --nbval-cell-timeout=600 \
 	-o testpaths= --ignore=tests/browser tests chapters exercises

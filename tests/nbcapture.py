@@ -7,9 +7,9 @@ the site from this same run instead of executing the notebooks again.
 With pytest-xdist (`-n N`, as `LANES=N make test` runs it) each worker is a lane: worker gwN drives
 the lab of KAFKALAB_LANE=N (its own four JVMs and ports); the scheduler below keeps a file's
 items together on one worker, in order, and hands files out slowest first (tests/timings.json).
-With LANES above 1, `make test` runs two phases: KAFKALAB_PHASE=lanes (everything but the
-files in SOLO, in LANES lanes) and KAFKALAB_PHASE=solo (those files alone, lane 0); with one
-lane (the default) it runs everything in one pass.
+With LANES above 1 (the default is 2), `make test` runs two phases: KAFKALAB_PHASE=lanes (the
+files `laned` allows, in LANES lanes) and KAFKALAB_PHASE=solo (every other file, alone, lane 0);
+with LANES=1 it runs everything in one pass.
 """
 from __future__ import annotations
 
@@ -32,10 +32,22 @@ SHARED_STATE = {"chapters/04-page-cache.ipynb", "chapters/05-flush.ipynb",
                 "exercises/04-page-cache.ipynb", "exercises/05-flush.ipynb",
                 "tests/test_storage.py", "tests/test_powercut.py", "tests/test_lazyfs.py"}
 
-# Files whose verdicts compare latencies or rebalance rounds, which a second lab busy on the
-# same cores distorts: run alone.
-SOLO = {"chapters/01-acks.ipynb", "chapters/03-batching.ipynb", "exercises/03-batching.ipynb",
-        "chapters/10-cooperative-sticky.ipynb"}
+# Files that may run beside a second lab (LANES=2, the first phase): their verdicts count records,
+# offsets, partitions and batches and compare no times, so another lab's load on the same cores
+# slows them without changing what they find. Every other file runs alone, on lane 0, in the
+# second phase: latencies, timeouts, rebalance rounds, fault timings and the page cache's
+# machine-wide state are all measured with nothing else running.
+LANED = {"chapters/09-assignment.ipynb", "chapters/11-log-file.ipynb", "exercises/01-acks.ipynb",
+         "exercises/09-assignment.ipynb", "exercises/11-log-file.ipynb",
+         "exercises/12-retention.ipynb"}
+TIMED_TESTS = {"tests/test_pacing.py"}  # the tests whose asserts are about time
+
+
+def laned(path: str) -> bool:
+    """True for a file the first phase runs (in LANES lanes), False for one run alone after."""
+    return path in LANED or (path.startswith("tests/") and path not in TIMED_TESTS)
+
+
 PHASE = os.environ.get("KAFKALAB_PHASE", "")  # "lanes", "solo", or "" (everything)
 RAW = ROOT / "_build" / "timings.raw.json"  # every item's seconds, kept across the two phases
 
@@ -54,7 +66,7 @@ def _group(nodeid: str) -> str:
 def pytest_collection_modifyitems(config, items) -> None:
     """Keep this phase's files; count each notebook's code cells; order groups slowest first."""
     if PHASE in ("lanes", "solo"):
-        keep = [it for it in items if (it.nodeid.split("::", 1)[0] in SOLO) == (PHASE == "solo")]
+        keep = [it for it in items if laned(it.nodeid.split("::", 1)[0]) == (PHASE == "lanes")]
         config.hook.pytest_deselected(items=[it for it in items if it not in keep])
         items[:] = keep
     for item in items:
