@@ -81,11 +81,15 @@ check: venv
 # rebalance timings. Every lab is stopped at the end, pass or fail. Docker's compose file has
 # one lab: LANES=1 there (one pass, everything on lane 0).
 LANES ?= $(if $(filter docker,$(KAFKALAB_LAUNCHER)),1,2)
-LANE_IDS = $(shell seq 0 $$(($(LANES) - 1)))
+# FIRST_LANE moves the suite to other lanes: a second checkout tested beside a lab on lane 0.
+FIRST_LANE ?= 0
+LANE_IDS = $(shell seq $(FIRST_LANE) $$(($(FIRST_LANE) + $(LANES) - 1)))
 NBVAL = $(PY) -m pytest -p no:cacheprovider -p tests.nbcapture --nbval-lax --nbval-cell-timeout=600 \
 	-o testpaths= --ignore=tests/browser tests chapters exercises
 test: export KAFKALAB_SOLUTIONS = 1
 test: export KAFKALAB_STRICT = 1
+test: export KAFKALAB_FIRST_LANE = $(FIRST_LANE)
+test: export KAFKALAB_LANE = $(FIRST_LANE)
 test:
 	@# Set-up steps side by side: apt packages and actionlint while the venv, then the jars, install.
 	@$(MAKE) --no-print-directory -j4 venv jars tools lint
@@ -95,7 +99,7 @@ test:
 	for p in "$${pids[@]}"; do wait $$p || exit 1; done; \
 	if [ $(LANES) = 1 ]; then $(NBVAL); else \
 	  KAFKALAB_PHASE=lanes $(NBVAL) -n $(LANES); lanes=$$?; \
-	  for l in $(filter-out 0,$(LANE_IDS)); do KAFKALAB_LANE=$$l $(PY) -m kafkalab down; done; \
+	  for l in $(filter-out $(FIRST_LANE),$(LANE_IDS)); do KAFKALAB_LANE=$$l $(PY) -m kafkalab down; done; \
 	  KAFKALAB_PHASE=solo $(NBVAL); solo=$$?; [ $$lanes = 0 ] && [ $$solo = 0 ]; fi || exit 1; \
 	$(PY) -m kafkalab.book --no-execute > _build/book.log 2>&1 & book=$$!; \
 	$(PY) -m pytest -p no:cacheprovider -o testpaths= tests/browser/test_jupyterlab.py; jl=$$?; \

@@ -4,11 +4,12 @@
 for every notebook whose cells all ran, so `python -m kafkalab.book --no-execute` can build
 the site from this same run instead of executing the notebooks again.
 
-With pytest-xdist (`-n N`, as `LANES=N make test` runs it) each worker is a lane: worker gwN drives
-the lab of KAFKALAB_LANE=N (its own four JVMs and ports); the scheduler below keeps a file's
-items together on one worker, in order, and hands files out slowest first (tests/timings.json).
+With pytest-xdist (`-n N`, as `LANES=N make test` runs it) each worker is a lane: worker gwN
+drives the lab of KAFKALAB_LANE=N plus KAFKALAB_FIRST_LANE (its own four JVMs and ports); the
+scheduler below keeps a file's items together on one worker, in order, and hands files out
+slowest first (tests/timings.json).
 With LANES above 1 (the default is 2), `make test` runs two phases: KAFKALAB_PHASE=lanes (the
-files `laned` allows, in LANES lanes) and KAFKALAB_PHASE=solo (every other file, alone, lane 0);
+files `laned` allows, in LANES lanes) and KAFKALAB_PHASE=solo (every other file, alone, on the first lane);
 with LANES=1 it runs everything in one pass.
 """
 from __future__ import annotations
@@ -22,7 +23,8 @@ import pytest
 
 # Set before kafkalab is imported anywhere in this worker, and inherited by notebook kernels.
 if os.environ.get("PYTEST_XDIST_WORKER", "").startswith("gw"):
-    os.environ["KAFKALAB_LANE"] = os.environ["PYTEST_XDIST_WORKER"][2:]
+    os.environ["KAFKALAB_LANE"] = str(int(os.environ.get("KAFKALAB_FIRST_LANE", "0"))
+                                      + int(os.environ["PYTEST_XDIST_WORKER"][2:]))
 
 ROOT = Path(__file__).resolve().parents[1]
 WEIGHTS = ROOT / "tests" / "timings.json"  # seconds per file from a recent run: the hand-out order
