@@ -128,6 +128,9 @@ class Twice:
     # The broker's committed offsets of the killed member's partitions when the group reacted to
     # the kill, before any new owner could commit (-1: none): where the new owners start.
     committed: dict[TP, int] = field(default_factory=dict)
+    # Java with auto commit: when the broker's committed offsets of those partitions were seen
+    # to move during the stream (polled every 50 ms), group seconds.
+    commits: list[float] = field(default_factory=list)
 
     def uncommitted(self) -> list[Event]:
         """Records the killed member consumed at or past the broker's committed offsets."""
@@ -149,45 +152,53 @@ def last_commit(g: Group, member: int) -> float:
         e.ev == "start" or (e.ev == "committed" and e.tps and not e.error))), default=0.0)
 
 
-def java_commit_gap(lab: Lab, g: Group, held: list[TP], gap: float, limit: float) -> None:
-    """Return `gap` s after the broker's committed offsets of `held` last moved (a Java member
-    reports no auto commits), or after `limit` s if they never move: the verdict judges that."""
-    seen = {"offsets": broker_committed(lab, g.group_id, held), "at": float("nan")}
+def java_commits(lab: Lab, g: Group, held: list[TP], until: float, moves: int, gap: float,
+                 limit: float) -> list[float]:
+    """Watch the broker's committed offsets of `held` (a Java member reports no auto commits)
+    and return when they moved (group seconds), once the group's clock has passed `until`,
+    `moves` moves have been seen and `gap` s have passed since the last; or at `limit`, moved
+    or not: the verdict judges what was seen."""
+    seen: dict = {"offsets": broker_committed(lab, g.group_id, held), "moves": []}
 
-    def quiet() -> bool:
+    def done() -> bool:
         now = broker_committed(lab, g.group_id, held)
         if now != seen["offsets"]:
-            seen.update(offsets=now, at=g.now())
-        return g.now() - seen["at"] >= gap  # False while no move was seen (NaN)
+            seen["offsets"] = now
+            seen["moves"].append(g.now())
+        return (g.now() >= until and len(seen["moves"]) >= moves
+                and g.now() - seen["moves"][-1] >= gap)
     try:
-        wait_for(quiet, limit, "member 0's committed offsets to move", interval=0.05)
+        wait_for(done, limit, "member 0's committed offsets to move", interval=0.05)
     except LabTimeout:
         pass
+    return seen["moves"]
 
 
 def processed_twice(lab: Lab, config: dict, commit: str, records: int = 2000,
                     rate: float = 400, kill_at_s: float = 2.5, partitions: int = 6,
-                    delay_ms: float = 0, client: str = "librdkafka") -> Twice:
-    """Three members of `client` consume `records` written at `rate`/s; member 0 is killed at
+                    delay_ms: float = 0, client: str = "librdkafka", members: int = 3) -> Twice:
+    """`members` members of `client` consume `records` written at `rate`/s; member 0 is killed at
     kill_at_s (librdkafka with auto commit: once min(1 s, half the interval) has passed since its
     last commit); count what the group processed twice, and what it never processed."""
     topic = lab.new_topic("twice", partitions=partitions)
     session_s = float(config.get("session.timeout.ms", 45000)) / 1000
     with Group(lab, [topic], config, commit=commit, delay_ms=delay_ms) as g:
-        for _ in range(3):
+        for _ in range(members):
             g.add(client=client)
         settled(g, tps(topic, partitions))
+        held = [tp for tp, m in g.owners().items() if m == 0]
+        interval_s = float(config.get("auto.commit.interval.ms", 5000)) / 1000
+        gap = min(1.0, interval_s / 2)
+        moves: list[float] = []
         with Feed(lab, topic, rate, limit=records) as feed:
-            sleep_until(time.monotonic() + kill_at_s)  # the schedule: kill it mid-stream
-            held = [tp for tp, m in g.owners().items() if m == 0]
-            if commit == "auto":  # ... and not just after a background commit
-                interval_s = float(config.get("auto.commit.interval.ms", 5000)) / 1000
-                gap = min(1.0, interval_s / 2)
-                if client == "librdkafka":
-                    wait_for(lambda: g.now() - last_commit(g, 0) >= gap, 2 * gap + 10,
-                             f"a moment {gap:g} s after member 0's last commit")
-                else:
-                    java_commit_gap(lab, g, held, gap, 2 * interval_s + 1)
+            if commit == "auto" and client == "java":  # its commits seen on the broker: three
+                moves = java_commits(lab, g, held, g.now() + kill_at_s, 3, gap,
+                                     kill_at_s + 3 * interval_s + 1)
+            else:
+                sleep_until(time.monotonic() + kill_at_s)  # the schedule: kill it mid-stream
+            if commit == "auto" and client == "librdkafka":  # ... not just after a commit
+                wait_for(lambda: g.now() - last_commit(g, 0) >= gap, 2 * gap + 10,
+                         f"a moment {gap:g} s after member 0's last commit")
             killed_at = g.kill(0)
             # Read once the group has reassigned them: any commit the dead member had in flight
             # has landed, and a new owner commits only after it has been assigned them.
@@ -202,4 +213,4 @@ def processed_twice(lab: Lab, config: dict, commit: str, records: int = 2000,
         values = {e.value for e in g.consumed()}
     missing = oracles.missing((v.decode() for v in feed.acked), values)
     return Twice(commit, len(feed.acked), len(seen), missing, oracles.duplicates(seen),
-                 len(held), g, client, killed_at, committed)
+                 len(held), g, client, killed_at, committed, moves)
