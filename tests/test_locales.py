@@ -1,5 +1,5 @@
-"""The Korean edition's catalogs: complete, in step with the English sources, markup kept; the
-Korean ledger and measured page. No cluster: part of `make check`."""
+"""The Korean edition's catalogs (complete, in step with the English, markup kept) and its
+generated pages. No cluster: part of `make check`."""
 from __future__ import annotations
 
 import json
@@ -49,8 +49,7 @@ def test_every_korean_entry_is_translated():
 
 
 def test_the_catalogs_are_in_step_with_the_english_sources(tmp_path):
-    """Every paragraph of the English sources has an entry in its document's catalog, and no
-    catalog holds a paragraph the sources no longer have (obsolete #~ entries aside)."""
+    """Each catalog holds exactly the paragraphs of its English document (obsolete #~ aside)."""
     pot = i18n.extract(tmp_path)
     catalogs = _catalogs()
     stale = {}
@@ -134,8 +133,7 @@ def test_the_korean_ledger_takes_each_verdict_from_its_chapters_catalog(tmp_path
 
 
 def test_the_generated_pages_read_in_korean(tmp_path):
-    """Every fixed word of the Korean ledger and measured page is Korean, and each Korean word
-    in i18n.KO still has its English text on the English pages."""
+    """The Korean ledger and measured page have Korean fixed words; each i18n.KO key is in use."""
     (tmp_path / measured.UP).write_text(
         "lab ready in 7.2 s; bootstrap 127.0.0.1:19091\n"
         "  0  controller  19090     4242  up       201 MiB\n"
@@ -146,7 +144,8 @@ def test_the_generated_pages_read_in_korean(tmp_path):
     pages = [(measured.page(tmp_path, versions, words), measured.page(tmp_path / "none", versions, words),
               book.ledger(ROWS, versions, words)) for words in (None, i18n.KO)]
     english, korean = ("\n".join(p) for p in pages)
-    config = {"Kafka Internals, Measured", "Search this book...", "Measured with {}; built {}."}
+    config = {"Kafka Internals, Measured", "Search this book...", "Measured with {}; built {}.",
+              "Show code cell {type}", "Hide code cell {type}"}
     unused = [k for k in i18n.KO if k not in config and k.split("{}")[0] not in english]
     assert not unused, f"i18n.KO has words the English pages no longer use: {unused}"
     lines = list(zip(english.splitlines(), korean.splitlines()))

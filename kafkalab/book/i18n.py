@@ -41,6 +41,7 @@ SETTINGS = {"gettext_compact": False, "gettext_uuid": False, "gettext_location":
 KO = {
     "Kafka Internals, Measured": "측정으로 보는 Kafka 내부 구조",
     "Search this book...": "이 책에서 검색...",
+    "Show code cell {type}": "코드 셀 펼치기", "Hide code cell {type}": "코드 셀 접기",
     "Measured with {}; built {}.": "측정 환경: {}. 빌드: {}.",
     "Claims ledger": "주장 판정표",
     "Every claim the chapters test (each links to the section of its chapter that rules on it), "
@@ -297,10 +298,12 @@ def switch(app, pagename: str, templatename: str, context: dict, doctree) -> Non
 
 
 def korean_config(app, config) -> None:
-    """In the Korean build: the book's title, search text and footer in Korean."""
+    """In the Korean build: the book's title, search text, code cells' toggles and footer in Korean."""
     if config.language != LANGUAGE:
         return
     config.html_title = KO["Kafka Internals, Measured"]
+    config.nb_code_prompt_show = KO["Show code cell {type}"]
+    config.nb_code_prompt_hide = KO["Hide code cell {type}"]
     options = config.html_theme_options
     options["search_bar_text"] = KO["Search this book..."]
     found = re.fullmatch(r"<p>Measured with (.*); built (\S+)\.</p>", options.get("extra_footer", ""))
@@ -316,9 +319,9 @@ def korean_page(app, docname: str, source: list[str]) -> None:
 
 
 class TocCaptions(SphinxTransform):
-    """The toc's captions in the document's language: sphinx-external-toc inserts the toctrees
-    (priority 100) after Sphinx's own translation (20), so they are translated here."""
+    """The toc's captions in the document's language."""
 
+    # sphinx-external-toc inserts the toctrees (priority 100) after Sphinx translates (20)
     default_priority = 110
 
     def apply(self, **kwargs) -> None:
@@ -333,6 +336,15 @@ class TocCaptions(SphinxTransform):
                 node["caption"] = translator.gettext(node["caption"])
 
 
+def keep_anchors(app, doctree) -> None:
+    """MyST's heading anchors of the English headings, which the ledger links to."""
+    # Sphinx parses each translated heading as a document of its own, whose anchors MyST then
+    # records as the page's.
+    slugs = getattr(doctree, "myst_slugs", None)
+    if slugs and app.config.language not in (None, "en"):
+        app.env.metadata[app.env.docname]["myst_slugs"] = slugs
+
+
 def check_markup(app) -> None:
     """In a translated build, a warning (an error under -W) for each translation that breaks markup."""
     if app.config.language in (None, "en"):
@@ -345,8 +357,9 @@ def check_markup(app) -> None:
 def setup(app) -> dict:
     """Sphinx extension of the staged builds: the language switch, the Korean generated pages."""
     app.add_transform(TocCaptions)
-    app.connect("config-inited", korean_config)
+    app.connect("config-inited", korean_config, priority=100)  # before myst-nb reads its settings
     app.connect("builder-inited", check_markup)
+    app.connect("doctree-read", keep_anchors)
     app.connect("source-read", korean_page)
     app.connect("html-page-context", switch)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -13,6 +13,7 @@ from urllib.parse import unquote, urlparse
 
 import pytest
 
+from kafkalab.book import i18n
 from kafkalab.book import site as book
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -23,8 +24,9 @@ FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"]
 SHOTS = book.topology.ROOT / "_build" / "screenshots"
 PAGES = sorted(p.relative_to(book.HTML).as_posix() for p in book.HTML.rglob("*.html")
-               if not p.relative_to(book.HTML).as_posix().startswith("_")) \
+               if not p.relative_to(book.HTML).as_posix().startswith(("_", "ko/"))) \
     if book.HTML.exists() else []
+KO = "ko/"  # the Korean edition: the same pages under _build/html/ko (tested by test_korean_pages)
 
 
 @pytest.fixture(scope="module")
@@ -97,6 +99,10 @@ def test_page_loads_without_errors(browser, site, path):
             if not (target.is_file() or (target / "index.html").is_file()):
                 broken.append(u.path)
         assert not broken, f"{path}: links to missing pages {sorted(set(broken))}"
+        switch = page.eval_on_selector_all("article.bd-article .kl-language a", "els => els.map(e => e.href)")
+        if path not in ("genindex.html", "search.html"):  # pages of the book's documents
+            here = page.url.removeprefix(f"{site}/")  # index.html leads on to the first page
+            assert switch == [f"{site}/{KO}{here}"], f"{path}: the language switch leads to {switch}"
         if path.startswith("chapters/"):
             widths = page.eval_on_selector_all("img", "els => els.map(e => e.naturalWidth)")
             assert any(w > 0 for w in widths), f"{path}: no figure loaded ({widths})"
@@ -191,9 +197,10 @@ def test_search_finds_the_acks_chapter(browser, site):
         page.close()
 
 
-def test_ledger_lists_every_verdict_as_held():
-    """The claims ledger names each claim the chapters rule on, each assert held."""
-    text = (book.HTML / "ledger.html").read_text()
+@pytest.mark.parametrize("edition", ["", KO])
+def test_ledger_lists_every_verdict_as_held(edition):
+    """The claims ledger (of each edition) names each claim the chapters rule on, each assert held."""
+    text = (book.HTML / edition / "ledger.html").read_text()
     for claim in ("A1", "A2", "A3", "A4", "A5", "A6", "A7", "B1", "B2", "B3", "B4", "B5", "B6",
                   "C1", "C2", "C3", "C4", "C5", "D1", "D2", "D3", "D4", "D5",
                   "E1", "E2", "E3", "E4", "E5", "F1", "F2", "F3", "F4", "F5", "F6", "F7",
@@ -201,18 +208,21 @@ def test_ledger_lists_every_verdict_as_held():
                   "I1", "I2", "I3", "I4", "I5", "I6"):
         assert f">{claim}<" in text, f"claim {claim} missing from the ledger"
     assert "FAILED" not in text and "not run" not in text
+    assert i18n.KO["✗ FAILED"] not in text and i18n.KO["– not run"] not in text
     assert "https://github.com/apache/kafka/blob/" in text, "no claim lists a Kafka source"
 
 
-def test_each_ledger_row_links_to_its_verdicts_section():
+@pytest.mark.parametrize("edition", ["", KO])
+def test_each_ledger_row_links_to_its_verdicts_section(edition):
     """Every claim in the ledger's table links to an anchor that its chapter's page has."""
     import re
-    table = (book.HTML / "ledger.html").read_text().split('<section id="sources-by-claim">')[0]
+    table = (book.HTML / edition / "ledger.html").read_text().split('<section id="sources-by-claim">')[0]
     links = re.findall(r'<a class="reference internal" href="(chapters/[^"#]+\.html)#([^"]+)">'
                        r'<span class="std std-ref">([A-I]\d+)</span>', table)
     assert len({claim for _, _, claim in links}) >= 49, f"{len(links)} claims link to a section"
     for page, anchor, claim in links:
-        assert f'id="{anchor}"' in (book.HTML / page).read_text(), f"{claim}: no #{anchor} on {page}"
+        text = (book.HTML / edition / page).read_text()
+        assert f'id="{anchor}"' in text, f"{claim}: no #{anchor} on {edition}{page}"
 
 
 def test_the_measured_page_describes_the_run_the_site_came_from():
@@ -230,3 +240,60 @@ def test_exercises_are_numbered_after_their_chapter():
         chapter = int(page.name.split("-")[0])
         numbers = set(re.findall(r"Exercise (\d+\.\d+)", page.read_text()))
         assert {f"{chapter}.1", f"{chapter}.2", f"{chapter}.3"} <= numbers, (page.name, numbers)
+
+
+# The Korean page's language, its switch back to English, its figures, and how much of its
+# prose (paragraphs, list items, headings, glossary entries of three words or more, outside
+# code, outputs and tables) has no Hangul; on the ledger, the verdicts without Hangul.
+KOREAN = """() => {
+  const a = document.querySelector('article.bd-article');
+  const prose = a ? [...a.querySelectorAll('p, li, h1, h2, h3, h4, dt, dd')].filter(e =>
+      !e.closest('pre, table, .cell_output, .cell_input, .kl-language, .kl-panel')
+      && !e.querySelector('p')).map(e => e.innerText.trim())
+    .filter(t => (t.match(/[A-Za-z\\uac00-\\ud7a3]+/g) || []).length >= 3) : [];
+  const hangul = t => /[\\uac00-\\ud7a3]/.test(t);
+  const verdicts = [...document.querySelectorAll('article.bd-article tbody tr td:nth-child(3)')];
+  return {lang: document.documentElement.lang,
+          switch: [...document.querySelectorAll('article.bd-article .kl-language a')].map(e => e.href),
+          figures: [...document.querySelectorAll('.cell_output img')].map(e => e.naturalWidth),
+          prose: prose.length, english: prose.filter(t => !hangul(t)).map(t => t.slice(0, 60)),
+          verdicts: verdicts.filter(e => !hangul(e.innerText)).map(e => e.innerText.slice(0, 40))};
+}"""
+# The book's pages, eight to a test item (a page each would double the suite's time)
+KO_PAGES = [p for p in PAGES if p not in ("index.html", "search.html", "genindex.html")]
+KO_GROUPS = {f"{g[0]}..{g[-1]}": g for g in (KO_PAGES[i:i + 8] for i in range(0, len(KO_PAGES), 8))}
+
+
+@pytest.mark.parametrize("group", KO_GROUPS)
+def test_korean_pages(browser, site, group):
+    """Korean pages: no script errors, lang="ko", switch, figures, column width, Korean prose."""
+    pages = KO_GROUPS[group]
+    problems = []
+    for path in pages:
+        page = _open(browser, f"{site}/{KO}{path}")
+        try:
+            page.wait_for_load_state("networkidle")
+            page.screenshot(path=str(SHOTS / ("ko_" + path.replace("/", "_") + ".png")), full_page=False)
+            found = page.evaluate(KOREAN)
+            if page.errors or page.failed:
+                problems.append(f"{path}: JavaScript errors {page.errors}, failed loads {page.failed}")
+            if found["lang"] != "ko" or found["switch"] != [f"{site}/{path}"]:
+                problems.append(f"{path}: lang={found['lang']!r}, the switch leads to {found['switch']}")
+            if path.startswith(("chapters/", "exercises/")) and (
+                    len(found["figures"]) != figures_made(path) or 0 in found["figures"]):
+                problems.append(f"{path}: figures {found['figures']}, {figures_made(path)} made")
+            verdicts = found["verdicts"] if path == "ledger.html" else []
+            if len(found["english"]) > 0.2 * found["prose"] or verdicts:
+                problems.append(f"{path}: {len(found['english'])} of {found['prose']} paragraphs "
+                                f"and {len(verdicts)} ledger verdicts have no Hangul "
+                                f"(first: {(found['english'] + verdicts)[:2]})")
+            for width in (1300, 900):
+                page.set_viewport_size({"width": width, "height": 900})
+                blocks, wide = page.evaluate(WIDE_BLOCKS)
+                if len(wide) > 0.05 * blocks:
+                    problems.append(f"{path} at {width} px: {len(wide)} of {blocks} blocks wider than "
+                                    f"the column (the first starts {wide[0]!r})")
+        finally:
+            page.close()
+    assert pages and not problems, f"{len(problems)} problems on {len(pages)} Korean pages:\n" + \
+        "\n".join(problems)
