@@ -207,6 +207,9 @@ def test_group_checkers(lab):
     wrong(checks.judge_few_duplicates, Twice("after", 2000, 2002, 0, 2, 2), match="2 records")
     checks.judge_few_duplicates(Twice("after", 2000, 2001, 0, 1, 2))
     wrong(checks.judge_revoked, 3, 1, match="gave up 3 partitions")
+    # The Java joiner lists cooperative-sticky too, but the group stays eager: 0 is refused.
+    wrong(checks.check_java_joiner_revoked, lab, -1, match="whole number")
+    wrong(checks.judge_revoked, 3, 0, match="gave up 3 partitions")
 
 
 def test_assignment_checkers(lab):
@@ -215,6 +218,12 @@ def test_assignment_checkers(lab):
     wrong(checks.check_broker_range, lab, {"partition.assignment.strategy": "range"},
           match="classic protocol")
     wrong(checks.check_minimal_assignor, lab, "sticky", match="assignor 'sticky'")
+    wrong(checks.check_mixed_prediction, lab, "leader", match="'java' or 'librdkafka'")
+    from kafkalab.experiments.assignment import Mixed
+    mixed = Mixed("t", 5, "range", {"java": [0, 1, 2], "librdkafka": [3, 4]},
+                  {"java": "consumer-g-1-x", "librdkafka": "rdkafka-y"}, "", False, ("range", 2), 0)
+    wrong(checks.judge_mixed, mixed, "librdkafka", match="java member held")
+    checks.judge_mixed(mixed, "java")
     wrong(checks.check_quiet_rolling_restart, lab, {}, match="must be a function")
     # A static member of the new protocol is a right answer too (the classic timeouts left out).
     checks.check_quiet_rolling_restart(

@@ -88,7 +88,7 @@ def trigger_times(triggers: list[Trigger], session_s: float, poll_s: float):
 def twice(runs: list[Twice]):
     """Records processed twice after a member was killed, per commit mode."""
     fig, ax = plt.subplots(figsize=(6, 3))
-    labels = [f"commit {r.commit}" for r in runs]
+    labels = [f"commit {r.commit}" + (" (Java)" if r.client == "java" else "") for r in runs]
     ax.bar(labels, [r.duplicates for r in runs], color="#d9534f")
     for x, r in enumerate(runs):
         ax.text(x, r.duplicates, f"{r.duplicates} of {r.produced}", ha="center", va="bottom",

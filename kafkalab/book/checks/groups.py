@@ -38,21 +38,36 @@ def check_replaced_within(lab: Lab, consumer_config: dict, seconds: float = 10) 
 @checker
 def check_revoked_prediction(lab: Lab, revoked: int) -> None:
     """Pass when `revoked` is how many partitions member 0 gives up when a third member joins."""
-    from ...workloads.group import Group, settled, tps
     _whole("revoked", revoked, low=0)
+    judge_revoked(_revoked_on_join(lab, "librdkafka"), revoked)
+
+
+@checker
+def check_java_joiner_revoked(lab: Lab, revoked: int) -> None:
+    """Pass when `revoked` is how many partitions librdkafka member 0 gives up when a Java
+    consumer with its default assignors joins."""
+    _whole("revoked", revoked, low=0)
+    judge_revoked(_revoked_on_join(lab, "java"), revoked)
+
+
+def _revoked_on_join(lab: Lab, joiner: str) -> int:
+    """Partitions member 0 of two range members on six partitions gives up as a third joins."""
+    from ...workloads.group import Group, settled, tps
     topic = lab.new_topic("ex-revoked", partitions=6)
     parts = tps(topic, 6)
-    config = {"partition.assignment.strategy": "range", "session.timeout.ms": 6000,
-              "heartbeat.interval.ms": 1000, "max.poll.interval.ms": 6000}
+    config = {"session.timeout.ms": 6000, "heartbeat.interval.ms": 1000,
+              "max.poll.interval.ms": 6000}
+    librdkafka = {"partition.assignment.strategy": "range"}
     with Group(lab, [topic], config) as g:
-        g.add()
-        g.add()
+        g.add(librdkafka)
+        g.add(librdkafka)
         settled(g, parts)
         at = g.now()
-        g.add()
+        # a Java joiner keeps its client's default list: range, cooperative-sticky
+        g.add(librdkafka if joiner == "librdkafka" else None, client=joiner)
         g.wait_owned(parts, [0, 1, 2])
         gave_up = [e for e in g.events() if e.member == 0 and e.ev == "revoked" and e.t >= at]
-    judge_revoked(len(gave_up[0].tps) if gave_up else 0, revoked)
+    return len(gave_up[0].tps) if gave_up else 0
 
 
 def judge_revoked(got: int, revoked: int) -> None:
@@ -117,6 +132,30 @@ def judge_range_prediction(got: int, busiest: int) -> None:
     if busiest != got:
         raise AssertionError(f"the busier member held {got} partitions, not {busiest}")
     print("Correct:", end=" ")
+
+
+@checker
+def check_mixed_prediction(lab: Lab, bigger: str) -> None:
+    """Pass when `bigger` names the client ("java" or "librdkafka") whose member gets three of
+    five partitions in a classic group of one of each on their defaults."""
+    from ...experiments import assignment
+    if bigger not in ("java", "librdkafka"):
+        raise AssertionError(f"bigger = {bigger!r}: answer 'java' or 'librdkafka'")
+    # librdkafka joins first, so it is the group's leader and runs the assignment
+    judge_mixed(assignment.mixed_group(lab, outsider=None, java_first=False), bigger)
+
+
+def judge_mixed(run, bigger: str) -> None:
+    """Pass when `bigger` is the client whose member held the most partitions in `run`."""
+    got = max(run.held, key=lambda c: len(run.held[c]))
+    if run.assignor != "range":
+        raise LabError(f"the group used {run.assignor!r}, not range: the lab's group did not "
+                       "behave as the exercise assumes")
+    if bigger != got:
+        raise AssertionError(f"the {got} member held {run.held[got]} and the other "
+                             f"{[p for c, p in run.held.items() if c != got][0]}, although "
+                             "librdkafka's member joined first and ran the assignment")
+    print(f"Correct: {run.held} under {run.assignor}; member ids {sorted(run.member_ids.values())}.")
 
 
 @checker
