@@ -17,6 +17,8 @@ from pathlib import Path
 
 import sphinx.locale
 import yaml
+from babel.messages.catalog import Catalog
+from babel.messages.pofile import read_po
 from sphinx import addnodes
 from sphinx.transforms import SphinxTransform
 from sphinx.util import logging
@@ -106,17 +108,14 @@ def configure(config: dict) -> dict:
 def source_stage(dest: Path) -> Path:
     """The book's sources (notebooks without outputs) staged in dest for extraction, with conf.py."""
     from . import site
-    if dest.exists():
-        shutil.rmtree(dest)
-    dest.mkdir(parents=True)
-    for nb in site.notebooks():
-        target = dest / nb.relative_to(topology.ROOT)
+    # Copies keep their source's time, so Sphinx reads again only the documents that changed.
+    for source in site.notebooks() + [topology.ROOT / page for page in site.PAGES]:
+        target = dest / source.relative_to(topology.ROOT)
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(nb, target)
-    for page in site.PAGES:
-        shutil.copy(topology.ROOT / page, dest / page)
+        shutil.copy2(source, target)
     for doc, title in GENERATED.items():  # linked from the pages; their text is not extracted
-        (dest / f"{doc}.md").write_text(f"# {title}\n")
+        if not (dest / f"{doc}.md").exists():
+            (dest / f"{doc}.md").write_text(f"# {title}\n")
     (dest / "_toc.yml").write_text(yaml.safe_dump(site.staged_toc(), sort_keys=False))
     config = configure(yaml.safe_load((topology.ROOT / "_config.yml").read_text()))
     (dest / "_config.yml").write_text(yaml.safe_dump(config, sort_keys=False))
@@ -156,9 +155,8 @@ def refresh() -> None:
           "and each entry marked fuzzy, then remove its fuzzy mark")
 
 
-def catalog(doc: str):
-    """The Korean catalog (babel Catalog) of one document, or None where it has none."""
-    from babel.messages.pofile import read_po
+def catalog(doc: str) -> Catalog | None:
+    """The Korean catalog of one document, or None where it has none."""
     path = CATALOGS / f"{doc}.po"
     if not path.exists():
         return None
@@ -226,7 +224,6 @@ def problems(msgid: str, msgstr: str) -> list[str]:
 
 def check_catalogs(catalogs: Path = CATALOGS) -> list[str]:
     """Every markup problem of the translated entries, as 'file:line: msgid...: problem'."""
-    from babel.messages.pofile import read_po
     found = []
     for po in sorted(catalogs.rglob("*.po")):
         with po.open("rb") as f:
