@@ -2,8 +2,9 @@
 # Debian packages the book uses beside Java: strace and perf (the storage chapters watch the
 # broker's system calls), iptables and ss (the replication chapters cut a broker off from the
 # others), fuse3 (LazyFS, the filesystem that forgets unsynced writes), Chromium (the browser
-# test of the site) and gettext (msgfmt checks the Korean catalogs). Installed with apt when
-# missing and we are root; otherwise says what to install and carries on.
+# test of the site, with a Korean font: fonts-nanum) and gettext (msgfmt checks the Korean
+# catalogs). Installed with apt when missing and we are root; otherwise says what to install and
+# carries on.
 set -euo pipefail
 need=()
 command -v strace >/dev/null 2>&1 || need+=(strace)
@@ -13,6 +14,7 @@ command -v ss >/dev/null 2>&1 || need+=(iproute2)
 command -v fusermount3 >/dev/null 2>&1 || need+=(fuse3)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 command -v msgfmt >/dev/null 2>&1 || need+=(gettext)
+[ -n "$(fc-list :lang=ko 2>/dev/null)" ] || need+=(fonts-nanum)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "installing ${need[*]} with apt-get"

@@ -57,12 +57,12 @@ def test_the_catalogs_are_in_step_with_the_english_sources():
         doc = template.relative_to(pot).with_suffix("").as_posix()
         with template.open("rb") as f:
             english = {m.id for m in read_po(f) if m.id}
-        kept = {m.id for m in catalogs.get(doc, [])if m.id}
+        kept = {m.id for m in catalogs.get(doc, []) if m.id}
         if doc not in catalogs:
             stale[doc] = "no catalog"
         elif english != kept:
-            stale[doc] = (f"{len(english - kept)} paragraphs new or changed in English, "
-                          f"{len(kept - english)} no longer in it")
+            stale[doc] = (f"paragraphs new or changed in English: {len(english - kept)}, "
+                          f"no longer in it: {len(kept - english)}")
     stale.update({doc: "a catalog of no document" for doc in catalogs
                   if not (pot / f"{doc}.pot").exists()})
     assert not stale, ("the Korean catalogs are behind the English sources; refresh them with "

@@ -342,6 +342,12 @@ def keep_anchors(app, doctree) -> None:
         app.env.metadata[app.env.docname]["myst_slugs"] = slugs
 
 
+def korean_style(app) -> None:
+    """In the Korean build, the stylesheet for Korean lines (kafkalab/book/static/korean.css)."""
+    if app.config.language == LANGUAGE:
+        app.add_css_file("korean.css")
+
+
 def check_markup(app) -> None:
     """In a translated build, a warning (an error under -W) for each translation that breaks markup."""
     if app.config.language in (None, "en"):
@@ -356,6 +362,7 @@ def setup(app) -> dict:
     app.add_transform(TocCaptions)
     app.connect("config-inited", korean_config, priority=100)  # before myst-nb reads its settings
     app.connect("builder-inited", check_markup)
+    app.connect("builder-inited", korean_style)
     app.connect("doctree-read", keep_anchors)
     app.connect("source-read", korean_page)
     app.connect("html-page-context", switch)

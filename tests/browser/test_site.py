@@ -267,12 +267,14 @@ KO_GROUPS = {f"{g[0]}..{g[-1]}": g for g in (KO_PAGES[i:i + 8] for i in range(0,
 @pytest.mark.parametrize("group", KO_GROUPS)
 def test_korean_pages(browser, site, group):
     """Korean pages: no script errors, lang="ko", switch, figures, column width, Korean prose."""
+    import subprocess
+    fonts = subprocess.run(["fc-list", ":lang=ko"], capture_output=True, text=True).stdout
+    assert fonts.strip(), "no Korean font to measure widths with: `make tools` installs fonts-nanum"
     pages = KO_GROUPS[group]
     problems = []
     for path in pages:
-        page = _open(browser, f"{site}/{KO}{path}")
+        page = _open(browser, f"{site}/{KO}{path}")  # loaded: its scripts ran, its images came
         try:
-            page.wait_for_load_state("networkidle")
             page.screenshot(path=str(SHOTS / ("ko_" + path.replace("/", "_") + ".png")), full_page=False)
             found = page.evaluate(KOREAN)
             if page.errors or page.failed:
