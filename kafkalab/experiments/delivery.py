@@ -151,6 +151,8 @@ def stalled(lab: Lab, config: dict, stall: str = "follower", records: int = 400,
     with ExitStack() as stack:
         jp = None if java is None else stack.enter_context(JavaProducer(
             lab, topic, java, records, throughput=max(1, round(records / stall_s)), prefix=0))
+        if jp is not None:  # connected before the stall, so its sends meet it (a busy JVM is slow)
+            jp.wait_first_ack()
         t0 = time.monotonic()
         send = sender(p, topic, t0, done)
         with lab.paused(victim):

@@ -21,6 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..waiting import wait_for
 from .clients import Write
 from .feeds import Record
 from .java_process import JavaChild, lab_stem, properties
@@ -117,6 +118,11 @@ class JavaProducer:
     def __enter__(self) -> JavaProducer:
         """The running producer."""
         return self
+
+    def wait_first_ack(self, timeout: float = 30) -> None:
+        """Wait until a record has been acknowledged: the producer is connected and sending."""
+        wait_for(lambda: self._seen("producer_send_success"), timeout,
+                 f"a first acknowledgement to the Java producer on {self.topic}")
 
     def __exit__(self, *exc: Any) -> None:
         """Kill the producer if it still runs."""
