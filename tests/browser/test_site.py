@@ -272,13 +272,18 @@ def test_korean_pages(browser, site, group):
     assert fonts.strip(), "no Korean font to measure widths with: `make tools` installs fonts-nanum"
     pages = KO_GROUPS[group]
     problems = []
-    for path in pages:
-        page = _open(browser, f"{site}/{KO}{path}")  # loaded: its scripts ran, its images came
-        try:
+    page = _open(browser, f"{site}/{KO}{pages[0]}")  # one tab visits the group's pages in turn
+    try:
+        for path in pages:
+            errors, failed = len(page.errors), len(page.failed)
+            if path != pages[0]:
+                page.set_viewport_size({"width": 1300, "height": 900})
+                page.goto(f"{site}/{KO}{path}", wait_until="load")  # its scripts ran, its images came
             page.screenshot(path=str(SHOTS / ("ko_" + path.replace("/", "_") + ".png")), full_page=False)
             found = page.evaluate(KOREAN)
-            if page.errors or page.failed:
-                problems.append(f"{path}: JavaScript errors {page.errors}, failed loads {page.failed}")
+            if page.errors[errors:] or page.failed[failed:]:
+                problems.append(f"{path}: JavaScript errors {page.errors[errors:]}, "
+                                f"failed loads {page.failed[failed:]}")
             if found["lang"] != "ko" or found["switch"] != [f"{site}/{path}"]:
                 problems.append(f"{path}: lang={found['lang']!r}, the switch leads to {found['switch']}")
             if path.startswith(("chapters/", "exercises/")) and (
@@ -295,7 +300,7 @@ def test_korean_pages(browser, site, group):
                 if len(wide) > 0.05 * blocks:
                     problems.append(f"{path} at {width} px: {len(wide)} of {blocks} blocks wider than "
                                     f"the column (the first starts {wide[0]!r})")
-        finally:
-            page.close()
+    finally:
+        page.close()
     assert pages and not problems, f"{len(problems)} problems on {len(pages)} Korean pages:\n" + \
         "\n".join(problems)
