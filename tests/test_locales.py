@@ -86,15 +86,15 @@ ROLE = "See {kafka}`Partition.scala <core/src/main/scala/kafka/cluster/Partition
     (ROLE, "{kafka}`Partition.scala <core/Partition.scala>`를 보라.", "roles"),
     ("See [the docs](https://kafka.apache.org/documentation/).", "[문서](https://kafka.apache.org/)를 보라.",
      "link targets"),
-    (VERDICT, "**주장 A3 판정: 낡은 말이다.** 두 클라이언트 모두 `acks=1`이 기본값이 아니다.", "em dash"),
-    (VERDICT, "주장 A3 판정 — 낡은 말이다. 두 클라이언트 모두 `acks=1`이 기본값이 아니다.", "in bold"),
+    (VERDICT, "**주장 A3 판정: 낡은 주장.** 두 클라이언트 모두 `acks=1`이 기본값이 아닙니다.", "em dash"),
+    (VERDICT, "주장 A3 판정 — 낡은 주장. 두 클라이언트 모두 `acks=1`이 기본값이 아닙니다.", "in bold"),
     ("Read it **twice**.", "**두 번 읽어라.", "bold"),
 ])
 def test_a_translation_that_breaks_markup_is_named(msgid, msgstr, problem):
     """The markup check refuses a role left open, a changed target or link, a verdict's lost shape."""
     assert any(problem in p for p in i18n.problems(msgid, msgstr)), i18n.problems(msgid, msgstr)
     good = {ROLE: "{kafka}`Partition.scala <core/src/main/scala/kafka/cluster/Partition.scala>`를 보라.",
-            VERDICT: "**주장 A3 판정 — 낡은 말이다.** 두 클라이언트 모두 `acks=1`이 기본값이 아니다."}
+            VERDICT: "**주장 A3 판정 — 낡은 주장.** 두 클라이언트 모두 `acks=1`이 기본값이 아닙니다."}
     assert i18n.problems(msgid, good.get(msgid, msgid)) == []
 
 
@@ -124,12 +124,12 @@ def test_the_korean_ledger_takes_each_verdict_from_its_chapters_catalog(tmp_path
     """A verdict translated in its chapter's catalog is the ledger's Korean verdict; the rest stay."""
     monkeypatch.setattr(i18n, "CATALOGS", tmp_path)
     _po(tmp_path / "chapters" / "x.po", {
-        VERDICT: "**주장 A3 판정 — 낡은 말이다.** 두 클라이언트 모두 `acks=1`이 기본값이 아니다.",
+        VERDICT: "**주장 A3 판정 — 낡은 주장.** 두 클라이언트 모두 `acks=1`이 기본값이 아닙니다.",
         "**Verdict on Claim J1:** true, both lost records. Then more.":
-            "**주장 J1 판정:** 참이다, 둘 다 기록을 잃었다. 그리고 더."})
+            "**주장 J1 판정:** 참, 둘 다 레코드를 잃음. 그리고 더."})
     rows = ROWS[:1] + [{**ROWS[1], "verdict": "true, both lost records"}] + ROWS[2:]
     assert [r["verdict"] for r in i18n.korean_rows(rows)] == [
-        "낡은 말이다", "참이다, 둘 다 기록을 잃었다", "true", "true"]
+        "낡은 주장", "참, 둘 다 레코드를 잃음", "true", "true"]
 
 
 def test_the_generated_pages_read_in_korean(tmp_path):
@@ -154,5 +154,5 @@ def test_the_generated_pages_read_in_korean(tmp_path):
         if en.startswith("#") or (en and en[0] not in "|-") or below.startswith("|---"):
             assert HANGUL.search(ko), f"not in Korean: {ko!r}"
     for word in ("✓ 성립", "✗ 실패", "– 실행 안 됨", "– 건너뜀", "(Java와 librdkafka)", "컨트롤러",
-                 "| 중지됨 |", "| 일시 정지 |", "| 실행 중 |", "Java(실험 환경) 21"):
+                 "| 중지됨 |", "| 일시 정지 |", "| 실행 중 |", "Java(실습 클러스터) 21"):
         assert word in korean, f"{word!r} not on the Korean pages"

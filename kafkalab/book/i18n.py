@@ -61,8 +61,8 @@ KO = {
     "claim": "주장", "chapter": "장", "verdict": "판정", "assert": "assert",
     "measured in this build": "이번 빌드의 측정값", "Java and librdkafka": "Java와 librdkafka",
     "✓ held": "✓ 성립", "✗ FAILED": "✗ 실패", "– not run": "– 실행 안 됨",
-    "– skipped (needs the lab)": "– 건너뜀(실험 환경 필요)", "Sources by claim": "주장별 출처",
-    "Java (the lab)": "Java(실험 환경)", "external cluster": "외부 클러스터",
+    "– skipped (needs the lab)": "– 건너뜀(실습 클러스터 필요)", "Sources by claim": "주장별 출처",
+    "Java (the lab)": "Java(실습 클러스터)", "external cluster": "외부 클러스터",
     "Measured: this build": "측정: 이번 빌드",
     "The machine, the versions and the times of the test run this site was built from. Every "
     "chapter's own numbers are on its page; this page is generated with the site, so it never "
@@ -71,7 +71,7 @@ KO = {
         "있습니다. 이 페이지는 사이트와 함께 만들어지므로 이전 실행을 설명하는 일이 없습니다.",
     "The machine": "머신", "part": "항목", "this machine": "이 머신", "processor": "프로세서",
     "cores": "코어 수", "memory": "메모리", "system": "운영체제", "kernel": "커널",
-    "Versions": "버전", "software": "소프트웨어", "version": "버전", "The lab": "실험 환경",
+    "Versions": "버전", "software": "소프트웨어", "version": "버전", "The lab": "실습 클러스터",
     "`python -m kafkalab up` printed: *{}*. Each node then used (resident memory, as "
     "`python -m kafkalab status` shows it):":
         "`python -m kafkalab up`의 출력: *{}*. 이어서 각 노드가 쓴 메모리(`python -m kafkalab "
@@ -79,7 +79,7 @@ KO = {
     "node": "노드", "role": "역할", "port": "포트", "state": "상태", "controller": "컨트롤러",
     "broker": "브로커", "up": "실행 중", "down": "중지됨", "paused": "일시 정지",
     "No lab start was recorded with this build (`make test` records one).":
-        "이 빌드에는 기록된 실험 환경 시작이 없습니다(`make test`가 기록합니다).",
+        "이 빌드에는 기록된 실습 클러스터 시작이 없습니다(`make test`가 기록합니다).",
     "How long each part of the run took": "실행의 각 부분에 걸린 시간",
     "This site was built without a recorded test run (`make book` alone); `make test` records one.":
         "이 사이트는 기록된 테스트 실행 없이(`make book`만으로) 빌드되었습니다. "
