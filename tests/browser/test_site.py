@@ -82,10 +82,12 @@ WIDE_BLOCKS = """() => {
 
 @pytest.mark.parametrize("path", PAGES)
 def test_page_loads_without_errors(browser, site, path):
-    """Every page loads, runs no failing script, loads all of its own files, links inside the site."""
+    """Every page loads, runs no failing script, loads all of its own files, links inside the site,
+    fits the column; a chapter's panels show all their controls, named, with a Run button and
+    where they run (once loaded: the load event waits for every image)."""
+    panels = panels_made(path) if path.startswith("chapters/") else []
     page = _open(browser, f"{site}/{path}")
     try:
-        page.wait_for_load_state("networkidle")
         SHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SHOTS / (path.replace("/", "_") + ".png")), full_page=False)
         assert not page.errors, f"{path}: JavaScript errors {page.errors}"
@@ -119,6 +121,12 @@ def test_page_loads_without_errors(browser, site, path):
             assert len(wide) <= 0.05 * blocks, (
                 f"{path} at {width} px: {len(wide)} of {blocks} code, output and table blocks "
                 f"are wider than the column (the first starts {wide[0]!r})")
+            drawn = page.evaluate(PANELS)
+            assert [d[0] for d in drawn] == panels, (
+                f"{path} at {width} px: controls per panel {[d[0] for d in drawn]}, the notebook "
+                f"builds {panels}")
+            assert all(d[1] and d[2] for d in drawn), f"{path}: a panel without Run or `make lab`"
+            assert not any(d[3] for d in drawn), f"{path} at {width} px: a panel is wider than the column"
     finally:
         page.close()
 
@@ -159,25 +167,6 @@ PANELS = """() => [...document.querySelectorAll('article.bd-article .kl-panel')]
   [...p.querySelectorAll('button')].some(b => b.textContent.trim() === 'Run' && b.offsetWidth > 0),
   p.innerText.includes('make lab'),
   p.scrollWidth > p.clientWidth + 1])"""
-
-
-@pytest.mark.parametrize("path", [p for p in PAGES if p.startswith("chapters/")])
-def test_every_panel_shows_its_controls(browser, site, path):
-    """Each panel a chapter builds shows all of its controls on the site, named, with a Run
-    button and where it runs, inside the column at 1300 and 900 px."""
-    made = panels_made(path)
-    page = _open(browser, f"{site}/{path}")
-    try:
-        for width in (1300, 900):
-            page.set_viewport_size({"width": width, "height": 900})
-            drawn = page.evaluate(PANELS)
-            assert [d[0] for d in drawn] == made, (
-                f"{path} at {width} px: controls per panel {[d[0] for d in drawn]}, the notebook "
-                f"builds {made}")
-            assert all(d[1] and d[2] for d in drawn), f"{path}: a panel without Run or `make lab`"
-            assert not any(d[3] for d in drawn), f"{path} at {width} px: a panel is wider than the column"
-    finally:
-        page.close()
 
 
 def test_every_chapter_is_a_page():
