@@ -1,6 +1,6 @@
 """The measured page: the machine, the versions and the times of the run the site was built from.
 
-`make test` leaves `_build/lab-up-0.txt` (what `python -m kafkalab up` printed) and
+`make test` leaves `_build/lab-up-N.txt` (what `python -m kafkalab up` printed on lane N) and
 `_build/timings.raw.json` (every test item's seconds, written by tests/nbcapture.py); the site
 build turns them into `measured.md`, so the numbers on that page are always this build's.
 """
@@ -13,7 +13,8 @@ import re
 from collections import defaultdict
 from pathlib import Path
 
-UP = "lab-up-0.txt"  # lane 0: the lab the site's notebooks ran on when LANES=1
+# The first lane's: the lab every timed notebook ran on alone (`make test FIRST_LANE=N` moves it).
+UP = f"lab-up-{os.environ.get('KAFKALAB_FIRST_LANE') or 0}.txt"
 RAW = "timings.raw.json"
 
 
