@@ -158,7 +158,7 @@ def test_the_measured_page_is_made_from_the_recorded_run(tmp_path):
 def test_a_panel_draws_its_controls_for_the_site(monkeypatch, capsys):
     """One output carries the live widget (JupyterLab) and the controls as disabled HTML (the
     site): each name, range and start value, the Run button and where the panel runs; the text
-    view lists the same; a panel without a preview runs nothing."""
+    view lists the same; nothing runs until Run is pressed."""
     import IPython.display
 
     from kafkalab.book import widgets
@@ -169,7 +169,7 @@ def test_a_panel_draws_its_controls_for_the_site(monkeypatch, capsys):
     def try_it(trials=3, pause_s=1.0, how="killed", all_three=False, message_timeout_ms=3000):
         runs.append(trials)
 
-    widgets.panel(try_it, preview=False, trials=(1, 20, 1), pause_s=(0.1, 2.4, 0.1),
+    widgets.panel(try_it, trials=(1, 20, 1), pause_s=(0.1, 2.4, 0.1),
                   how=["cut off", "killed"], all_three=False, message_timeout_ms=(500, 60_000, 500))
     assert runs == [] and capsys.readouterr().out == ""
     (bundle,) = shown
@@ -186,8 +186,6 @@ def test_a_panel_draws_its_controls_for_the_site(monkeypatch, capsys):
     assert "how                      cut off | killed (starts at killed)" in text
     no_default = widgets.describe(lambda records: None, {"records": (1, 1000, 1)})
     assert "records                  1 to 1,000 (starts at 500)" in no_default  # ipywidgets' midpoint
-    widgets.panel(try_it, trials=(1, 20, 1))
-    assert runs == [3] and "With the defaults:" in capsys.readouterr().out
 
 
 def test_every_verdict_cites_the_sources_of_its_mechanism():

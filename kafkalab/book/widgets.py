@@ -31,8 +31,8 @@ def guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
     return run
 
 
-def panel(fn: Callable[..., Any], preview: bool = True, **controls: Any) -> None:
-    """Show a Run-button panel over fn (live in JupyterLab, drawn on the site), then run fn once if preview.
+def panel(fn: Callable[..., Any], **controls: Any) -> None:
+    """Show a Run-button panel over fn (live in JupyterLab, drawn on the site); fn runs when Run is pressed.
 
     One output carries both views: JupyterLab renders the live widget, and the site, whose
     executed copies keep no widget state (site.save_executed drops the view), shows the same
@@ -45,9 +45,6 @@ def panel(fn: Callable[..., Any], preview: bool = True, **controls: Any) -> None
         control.style.description_width = "initial"  # JupyterLab shows each whole name, its unit too
     display({WIDGET: shown._repr_mimebundle_()[WIDGET], "text/html": static(shown),
              "text/plain": describe(fn, controls)}, raw=True)
-    if preview:
-        print("With the defaults:")
-        guarded(fn)()
 
 
 def _number(value: float) -> str:

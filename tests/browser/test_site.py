@@ -153,7 +153,7 @@ def panels_made(path: str) -> list[int]:
     for cell in nb["cells"]:
         if cell["cell_type"] == "code" and "panel(" in "".join(cell["source"]):
             tree = ast.parse("".join(cell["source"]))
-            counts += [len([k for k in call.keywords if k.arg != "preview"])
+            counts += [len(call.keywords)
                        for call in ast.walk(tree) if isinstance(call, ast.Call)
                        and getattr(call.func, "attr", getattr(call.func, "id", "")) == "panel"]
     return counts
